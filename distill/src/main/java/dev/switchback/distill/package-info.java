@@ -1,0 +1,2 @@
+/** Placeholder until this module's issue lands; see DESIGN.md for what it will own. */
+package dev.switchback.distill;
