@@ -1,0 +1,31 @@
+package dev.switchback.trainer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Copies Java arrays into tensors that own their memory. DJL's PyTorch engine wraps Java direct buffers without
+ * copying, so a tensor kept alive by PyTorch (a view, a value saved for backward) could outlive the buffer.
+ */
+final class Host {
+    private Host() {}
+
+    static NDArray floats(NDManager m, float[] values, Shape shape) {
+        return own(m.create(values, shape));
+    }
+
+    static NDArray longs(NDManager m, long[] values, Shape shape) {
+        return own(m.create(values, shape));
+    }
+
+    static NDArray ints(NDManager m, int[][] values) {
+        return own(m.create(values));
+    }
+
+    private static NDArray own(NDArray wrapped) {
+        NDArray copy = wrapped.duplicate();
+        wrapped.close();
+        return copy;
+    }
+}
