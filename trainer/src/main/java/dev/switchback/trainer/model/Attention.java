@@ -32,7 +32,7 @@ final class Attention {
         NDArray q = rotary.apply(split(Ops.linear(x, wq), b, s, hd), m);
         NDArray k = rotary.apply(split(Ops.linear(x, wk), b, s, hd), m);
         NDArray v = split(Ops.linear(x, wv), b, s, hd);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1 / Math.sqrt(hd))).add(causalMask(m, (int) s));
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Host.scalar(q, 1 / Math.sqrt(hd))).add(causalMask(m, (int) s));
         NDArray y = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, s, d);
         return Ops.linear(y, wo);
     }

@@ -72,7 +72,7 @@ public final class ForwardPass {
                 total = total.add(r.balanceLoss());
             }
             if (r.zLoss() != null && zLossCoef > 0) {
-                total = total.add(r.zLoss().mul((float) zLossCoef));
+                total = total.add(r.zLoss().mul(Host.scalar(r.zLoss(), zLossCoef)));
             }
         }
         return total;

@@ -23,6 +23,15 @@ final class Host {
         return own(m.create(values));
     }
 
+    /**
+     * A scalar constant for arithmetic on tensors that record gradients. DJL's {@code mul(Number)} and friends
+     * wrap the number in a Java buffer and release it at once, while autograd keeps the tensor for the
+     * backward pass: gradients would then read freed memory (seen as sudden NaNs). Use this instead.
+     */
+    static NDArray scalar(NDArray like, double value) {
+        return own(like.getManager().create((float) value));
+    }
+
     private static NDArray own(NDArray wrapped) {
         NDArray copy = wrapped.duplicate();
         wrapped.close();

@@ -17,13 +17,13 @@ final class Ops {
     /** RMSNorm: x / sqrt(mean(x²) + ε) · g. */
     static NDArray rmsNorm(NDArray x, NDArray gain, float eps) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
-        return x.div(ms.add(eps).sqrt()).mul(gain);
+        return x.div(ms.add(Host.scalar(x, eps)).sqrt()).mul(gain);
     }
 
     /** GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     static NDArray gelu(NDArray x) {
-        NDArray inner = x.add(x.pow(3).mul(0.044715f)).mul(GELU_C);
-        return x.mul(inner.tanh().add(1f)).mul(0.5f);
+        NDArray inner = x.add(x.mul(x).mul(x).mul(Host.scalar(x, 0.044715))).mul(Host.scalar(x, GELU_C));
+        return x.mul(inner.tanh().add(Host.scalar(x, 1))).mul(Host.scalar(x, 0.5));
     }
 
     /** Inverted dropout when training and rate > 0; identity otherwise. */

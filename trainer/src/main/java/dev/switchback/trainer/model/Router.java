@@ -49,7 +49,8 @@ final class Router {
         for (int t = 0; t < tokens; t++) {
             firstChoiceFraction[expert[t * k]] += 1f / tokens;
         }
-        NDArray balance = Host.floats(m, firstChoiceFraction, new Shape(experts)).mul(probs.mean(new int[] {0})).sum().mul((float) (balanceAlpha * experts));
+        NDArray balance = Host.floats(m, firstChoiceFraction, new Shape(experts)).mul(probs.mean(new int[] {0})).sum();
+        balance = balance.mul(Host.scalar(balance, balanceAlpha * experts));
         NDArray z = Ops.logSumExp(logits).square().mean();
         return new Routing(expert, k, plan, gates.reshape(tokens * (long) k), balance, z);
     }
