@@ -1,0 +1,91 @@
+package dev.switchback.store;
+
+import dev.switchback.store.model.ModelConfig;
+import dev.switchback.store.safetensors.SafetensorsFile;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A verified model folder with its weight files memory-mapped; close it to unmap them. */
+public final class OpenedModel implements AutoCloseable {
+    private final Path dir;
+    private final ModelManifest manifest;
+    private final ReferenceLogits reference;
+    private final SafetensorsFile weights;
+    private final Map<Integer, SafetensorsFile> experts;
+
+    private OpenedModel(Path dir, ModelManifest manifest, ReferenceLogits reference, SafetensorsFile weights,
+            Map<Integer, SafetensorsFile> experts) {
+        this.dir = dir;
+        this.manifest = manifest;
+        this.reference = reference;
+        this.weights = weights;
+        this.experts = experts;
+    }
+
+    static OpenedModel open(Path dir, VerificationReport report) throws IOException {
+        if (!report.ok()) {
+            throw new ModelStoreException("refusing to open " + dir + ", " + report.problems().size() + " problem(s):\n  "
+                    + report.describe().strip().replace("\n", "\n  "));
+        }
+        ModelManifest manifest = ModelManifest.read(dir.resolve(ModelFiles.MANIFEST));
+        ReferenceLogits reference = ReferenceLogits.read(dir.resolve(ModelFiles.REFERENCE));
+        Map<Integer, SafetensorsFile> experts = new LinkedHashMap<>();
+        SafetensorsFile weights = SafetensorsFile.open(dir.resolve(ModelFiles.WEIGHTS));
+        try {
+            for (int layer : manifest.sparseLayers()) {
+                experts.put(layer, SafetensorsFile.open(dir.resolve(ModelFiles.experts(layer))));
+            }
+        } catch (IOException | RuntimeException e) {
+            weights.close();
+            experts.values().forEach(SafetensorsFile::close);
+            throw e;
+        }
+        return new OpenedModel(dir, manifest, reference, weights, Map.copyOf(experts));
+    }
+
+    /** The model's folder. */
+    public Path dir() {
+        return dir;
+    }
+
+    public ModelManifest manifest() {
+        return manifest;
+    }
+
+    public ModelConfig config() {
+        return manifest.config();
+    }
+
+    /** {@code model.safetensors}: every weight except the experts. */
+    public SafetensorsFile weights() {
+        return weights;
+    }
+
+    /** {@code experts-<layer>.safetensors} of sparse block {@code layer}. */
+    public SafetensorsFile experts(int layer) {
+        SafetensorsFile f = experts.get(layer);
+        if (f == null) {
+            throw new IllegalArgumentException("block " + layer + " of " + manifest.name() + " is not sparse (sparse: "
+                    + manifest.sparseLayers() + ")");
+        }
+        return f;
+    }
+
+    /** The trainer's reference prompts and logits. */
+    public ReferenceLogits reference() {
+        return reference;
+    }
+
+    /** The tokenizer file, for the tokenizer package to load. */
+    public Path tokenizerFile() {
+        return dir.resolve(manifest.tokenizer());
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+        experts.values().forEach(SafetensorsFile::close);
+    }
+}
