@@ -30,6 +30,11 @@ public sealed interface Architecture {
         return 1;
     }
 
+    /** Compute per token relative to one pass over the stack (Ladder: its pass count). */
+    default double passesFactor() {
+        return passes();
+    }
+
     /** The routing of the sparse layers, or {@code null} for a dense stack. */
     default Sparse sparse() {
         return null;
@@ -166,6 +171,11 @@ public sealed interface Architecture {
         @Override
         public Sparse sparse() {
             return base.sparse();
+        }
+
+        @Override
+        public int passes() {
+            return passes;
         }
 
         @Override
