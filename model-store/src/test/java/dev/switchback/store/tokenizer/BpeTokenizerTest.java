@@ -69,6 +69,10 @@ class BpeTokenizerTest {
 
         Path file = dir.resolve("tok/tokenizer.json");
         t.save(file);
+        t.save(file); // replaces it, leaving no temporary file behind
+        try (var files = Files.list(file.getParent())) {
+            assertEquals(List.of(file), files.toList());
+        }
         JsonNode root = JSON.readTree(file.toFile());
         assertEquals(List.of("version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer",
                 "post_processor", "decoder", "model"), fieldNames(root));
