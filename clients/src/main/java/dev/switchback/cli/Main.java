@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             TokenizerCommand.class,
+            TrainCommand.class,
+            EvalCommand.class,
         })
 public final class Main {
 

@@ -1,13 +1,13 @@
 package dev.switchback.trainer;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 
 /**
  * A one-line progress bar with rate and ETA. On a terminal it redraws in place; elsewhere (CI, pipes) it prints
  * a plain line every {@code every} updates so logs stay short.
  */
 final class Progress {
-    private final PrintStream out;
+    private final PrintWriter out;
     private final String label;
     private final long total;
     private final boolean terminal;
@@ -15,7 +15,7 @@ final class Progress {
     private final int every;
     private long updates;
 
-    Progress(PrintStream out, String label, long total, int every) {
+    Progress(PrintWriter out, String label, long total, int every) {
         this.out = out;
         this.label = label;
         this.total = total;

@@ -15,7 +15,7 @@ import dev.switchback.store.safetensors.DType;
 import dev.switchback.trainer.data.TokenizedCorpus;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -51,7 +51,7 @@ public final class TrainingRun {
 
     private TrainingRun() {}
 
-    public static Result run(Options o, PrintStream log) throws IOException {
+    public static Result run(Options o, PrintWriter log) throws IOException {
         TrainConfig loaded = TrainConfig.load(o.config());
         TrainConfig config = new TrainConfig(o.name() != null ? o.name() : loaded.name(), loaded.model(),
                 o.steps() != null ? loaded.training().withSteps(o.steps()) : loaded.training(), loaded.data());

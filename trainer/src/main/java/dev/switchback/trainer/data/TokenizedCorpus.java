@@ -5,7 +5,7 @@ import dev.switchback.store.tokenizer.BpeTokenizer;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -28,7 +28,7 @@ public record TokenizedCorpus(Corpus corpus, BpeTokenizer tokenizer, Path tokeni
      * @param cacheDir cache root, e.g. {@code ~/.cache/switchback}
      * @param log where progress lines go
      */
-    public static TokenizedCorpus prepare(Path corpusFile, Path tokenizerFile, int vocab, Path cacheDir, PrintStream log)
+    public static TokenizedCorpus prepare(Path corpusFile, Path tokenizerFile, int vocab, Path cacheDir, PrintWriter log)
             throws IOException {
         Corpus corpus = Corpus.load(corpusFile);
         String key = corpus.sha256().substring(0, 16) + (tokenizerFile == null ? "-bpe" + vocab : "-" + sha256(tokenizerFile));
@@ -70,7 +70,7 @@ public record TokenizedCorpus(Corpus corpus, BpeTokenizer tokenizer, Path tokeni
         return counts;
     }
 
-    private static int[] cachedStream(Path file, BpeTokenizer tokenizer, List<String> texts, PrintStream log) throws IOException {
+    private static int[] cachedStream(Path file, BpeTokenizer tokenizer, List<String> texts, PrintWriter log) throws IOException {
         if (Files.isRegularFile(file)) {
             try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
                 int n = in.readInt();

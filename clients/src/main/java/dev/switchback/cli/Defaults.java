@@ -1,0 +1,29 @@
+package dev.switchback.cli;
+
+import java.nio.file.Path;
+
+/** Default locations, overridable by environment variables so scripts and tests can redirect them. */
+final class Defaults {
+    private Defaults() {}
+
+    /** The model store: {@code $SWITCHBACK_STORE} or {@code ./store}. */
+    static Path store() {
+        return env("SWITCHBACK_STORE", "store");
+    }
+
+    /** Run folders (metrics, checkpoints): {@code $SWITCHBACK_RUNS} or {@code ./runs}. */
+    static Path runs() {
+        return env("SWITCHBACK_RUNS", "runs");
+    }
+
+    /** Tokenizer and encoded-corpus cache: {@code $SWITCHBACK_CACHE} or {@code ~/.cache/switchback}. */
+    static Path cache() {
+        String v = System.getenv("SWITCHBACK_CACHE");
+        return v != null ? Path.of(v) : Path.of(System.getProperty("user.home"), ".cache", "switchback");
+    }
+
+    private static Path env(String name, String fallback) {
+        String v = System.getenv(name);
+        return Path.of(v != null ? v : fallback);
+    }
+}
