@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         description = "Train, distil and serve sparse and recurrent language models.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            ModelsCommand.class,
         })
 public final class Main {
 
