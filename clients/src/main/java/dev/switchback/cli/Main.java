@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             TokenizerCommand.class,
             TrainCommand.class,
             EvalCommand.class,
+            ModelsCommand.class,
         })
 public final class Main {
 

@@ -17,7 +17,6 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -84,15 +83,10 @@ final class Json {
 
     static void write(Path file, Object value) throws IOException {
         byte[] bytes = MAPPER.writeValueAsBytes(value);
-        try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.CREATE,
-                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            var buf = java.nio.ByteBuffer.wrap(bytes);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.write(java.nio.ByteBuffer.wrap(new byte[] {'\n'}));
-            ch.force(true);
-        }
+        byte[] line = java.util.Arrays.copyOf(bytes, bytes.length + 1);
+        line[bytes.length] = '\n';
+        Files.write(file, line);
+        Disk.fsync(file);
     }
 
     /** Throws if a primitive component of record {@code type} (or of a nested record) is absent from {@code node}. */

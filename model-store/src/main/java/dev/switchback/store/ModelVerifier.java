@@ -8,6 +8,7 @@ import dev.switchback.store.safetensors.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,7 +46,7 @@ final class ModelVerifier {
         try (Stream<Path> entries = Files.list(dir)) {
             for (Path p : (Iterable<Path>) entries::iterator) {
                 String name = p.getFileName().toString();
-                if (!Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                     problems.add(new Problem(name, "unexpected: a model folder holds only regular files"));
                 } else if (!ModelFiles.isPlainName(name)) {
                     problems.add(new Problem(name, "unexpected file name (allowed: letters, digits, '.', '_', '-')"));

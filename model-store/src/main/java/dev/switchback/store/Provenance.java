@@ -38,10 +38,10 @@ public record Provenance(
         if (corpusSha256 != null && !corpusSha256.matches("[0-9a-f]{64}")) {
             throw new ConfigException("corpusSha256", "must be 64 lower-case hex digits, got '" + corpusSha256 + "'");
         }
-        if (evalLoss != null && !(evalLoss >= 0) || evalLoss != null && evalLoss.isInfinite()) {
+        if (evalLoss != null && !(Double.isFinite(evalLoss) && evalLoss >= 0)) {
             throw new ConfigException("evalLoss", "must be a finite number >= 0, got " + evalLoss);
         }
-        if (evalPerplexity != null && !(evalPerplexity >= 1) || evalPerplexity != null && evalPerplexity.isInfinite()) {
+        if (evalPerplexity != null && !(Double.isFinite(evalPerplexity) && evalPerplexity >= 1)) {
             throw new ConfigException("evalPerplexity", "must be a finite number >= 1, got " + evalPerplexity);
         }
     }

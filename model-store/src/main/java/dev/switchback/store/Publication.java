@@ -72,10 +72,10 @@ public final class Publication implements AutoCloseable {
         Map<String, String> sums = new LinkedHashMap<>();
         for (String file : files) {
             sums.put(file, Sha256Sums.sha256(dir.resolve(file)));
-            Sha256Sums.fsync(dir.resolve(file));
+            Disk.fsync(dir.resolve(file));
         }
         Sha256Sums.write(dir.resolve(ModelFiles.CHECKSUMS), sums);
-        Sha256Sums.fsync(dir);
+        Disk.fsync(dir);
 
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             int version = nextVersion();
@@ -89,7 +89,8 @@ public final class Publication implements AutoCloseable {
                 }
                 throw e;
             }
-            Sha256Sums.fsync(nameDir);
+            Disk.fsync(nameDir);
+            Disk.fsync(nameDir.getParent()); // nameDir itself may be new since begin()
             state = State.COMMITTED;
             return new PublishedModel(name, version, target, sums);
         }

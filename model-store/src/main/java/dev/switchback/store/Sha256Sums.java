@@ -3,11 +3,9 @@ package dev.switchback.store;
 import dev.switchback.store.VerificationReport.Problem;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -43,7 +41,7 @@ final class Sha256Sums {
             sb.append(e.getValue()).append("  ").append(e.getKey()).append('\n');
         }
         Files.writeString(file, sb, StandardCharsets.UTF_8);
-        fsync(file);
+        Disk.fsync(file);
     }
 
     /** Reads the listed checksums by file name; malformed lines become problems and are skipped. */
@@ -68,12 +66,5 @@ final class Sha256Sums {
             }
         }
         return sums;
-    }
-
-    static void fsync(Path path) throws IOException {
-        // A directory opened for reading can be fsynced on Linux, which makes a rename into it durable.
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
     }
 }

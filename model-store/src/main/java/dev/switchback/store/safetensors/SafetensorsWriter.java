@@ -28,8 +28,9 @@ public final class SafetensorsWriter {
     /**
      * Writes {@code tensors} and {@code metadata} to {@code file}, replacing it, and fsyncs it.
      *
-     * <p>Tensors are laid out by decreasing element size, then by name (as the reference implementation does), so
-     * the output does not depend on the list's order and every tensor starts on a multiple of its element size.
+     * <p>Tensors are laid out by decreasing element size (as the reference implementation does), so every tensor
+     * starts on a multiple of its element size, then by name with numbers compared as numbers ({@code blocks.2}
+     * before {@code blocks.10}), so the output does not depend on the list's order and layers lie in order.
      */
     public static void write(Path file, List<TensorData> tensors, Map<String, String> metadata) throws IOException {
         byte[] header = header(tensors, metadata);
@@ -87,8 +88,32 @@ public final class SafetensorsWriter {
 
     private static List<TensorData> layout(List<TensorData> tensors) {
         List<TensorData> sorted = new ArrayList<>(tensors);
-        sorted.sort(Comparator.comparingInt((TensorData t) -> -t.dtype().byteSize()).thenComparing(TensorData::name));
+        sorted.sort(Comparator.comparingInt((TensorData t) -> -t.dtype().byteSize())
+                .thenComparing(TensorData::name, SafetensorsWriter::compareNatural));
         return sorted;
+    }
+
+    /** Compares dot-separated names segment by segment, all-digit segments by value. */
+    static int compareNatural(String a, String b) {
+        String[] x = a.split("\\.", -1);
+        String[] y = b.split("\\.", -1);
+        for (int i = 0; i < Math.min(x.length, y.length); i++) {
+            int c;
+            if (isNumber(x[i]) && isNumber(y[i])) {
+                c = x[i].length() != y[i].length() ? Integer.compare(x[i].length(), y[i].length()) : x[i].compareTo(y[i]);
+            } else {
+                c = x[i].compareTo(y[i]);
+            }
+            if (c != 0) {
+                return c;
+            }
+        }
+        int c = Integer.compare(x.length, y.length);
+        return c != 0 ? c : a.compareTo(b);
+    }
+
+    private static boolean isNumber(String s) {
+        return !s.isEmpty() && s.chars().allMatch(ch -> ch >= '0' && ch <= '9') && (s.length() == 1 || s.charAt(0) != '0');
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

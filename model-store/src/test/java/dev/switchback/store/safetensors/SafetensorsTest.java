@@ -88,6 +88,23 @@ class SafetensorsTest {
     }
 
     @Test
+    void layoutPutsWiderTypesFirstThenNamesWithNumbersInOrder() throws IOException {
+        List<TensorData> tensors = new java.util.ArrayList<>();
+        for (String name : List.of("blocks.10.w", "blocks.2.w", "blocks.1.w", "final", "blocks.2.experts.11.w1",
+                "blocks.2.experts.3.w1")) {
+            tensors.add(TensorData.ofFloats(name, new long[] {1}, new float[] {1}, DType.F32));
+        }
+        tensors.add(TensorData.ofFloats("half", new long[] {1}, new float[] {1}, DType.BF16));
+        tensors.add(new TensorData("long", DType.I64, new long[] {1}, new byte[8]));
+        Path file = tmp.resolve("order.safetensors");
+        SafetensorsWriter.write(file, tensors, Map.of());
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(List.of("long", "blocks.1.w", "blocks.2.experts.3.w1", "blocks.2.experts.11.w1", "blocks.2.w",
+                    "blocks.10.w", "final", "half"), f.names());
+        }
+    }
+
+    @Test
     void headerIsPaddedWithSpacesToEightBytes() throws IOException {
         for (int len = 1; len <= 16; len++) {
             Path file = tmp.resolve("pad" + len);
