@@ -32,6 +32,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--runs", paramLabel = "DIR", description = "Run folders: metrics.jsonl, checkpoints (default: ./runs).")
     Path runs;
 
+    @Option(names = "--cache", paramLabel = "DIR", description = "Tokenizer and encoded-corpus cache (default: ~/.cache/switchback).")
+    Path cache;
+
     @Option(names = "--resume", description = "Continue from the run's latest checkpoint.")
     boolean resume;
 
@@ -52,7 +55,7 @@ final class TrainCommand implements Callable<Integer> {
         String command = "switchback train --config " + config + (steps != null ? " --steps " + steps : "")
                 + (name != null ? " --name " + name : "") + (weights != DType.F32 ? " --dtype " + weights : "");
         TrainingRun.Result r = TrainingRun.run(new TrainingRun.Options(config, steps, store != null ? store : Defaults.store(),
-                name, runs != null ? runs : Defaults.runs(), Defaults.cache(), resume, weights, command), spec.commandLine().getErr());
+                name, runs != null ? runs : Defaults.runs(), cache != null ? cache : Defaults.cache(), resume, weights, command), spec.commandLine().getErr());
         spec.commandLine().getOut().printf(Locale.ROOT,
                 "%s %s: val_loss %.4f val_ppl %.2f | %,d params (%,d active non-emb) | %.0f tok/s | MFU %.1f%% of %.1f GFLOP/s | %.0f s | published %s%n",
                 r.name(), r.architecture(), r.validationLoss(), r.validationPerplexity(), r.totalParameters(), r.activeParameters(),
