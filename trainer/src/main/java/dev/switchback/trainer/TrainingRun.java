@@ -122,8 +122,7 @@ public final class TrainingRun {
                 eval = trainer.evaluate();
             }
             double tokensPerSecond = trainedTokens / Math.max(1e-9, trainNanos / 1e9);
-            double flopsPerToken = 6.0 * (model.activeNonEmbeddingParameters() + (long) model.vocabSize() * model.dModel())
-                    * model.architecture().passesFactor();
+            double flopsPerToken = trainingFlopsPerToken(model, t.seqLen());
             double peak = Math.max(peakBefore, peakMatmulFlops(trainer.model().parameters().manager()));
             Provenance provenance = new Provenance(config.data().corpus(), corpus.corpus().sha256(), trainer.completedSteps(),
                     (long) trainer.completedSteps() * t.tokensPerStep(), eval.loss(), eval.perplexity(), gitCommit(),
@@ -137,6 +136,17 @@ public final class TrainingRun {
             Files.writeString(runDir.resolve("result.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(summary(result)));
             return result;
         }
+    }
+
+    /**
+     * Model FLOPs per trained token as in PaLM (Chowdhery et al., appendix B): 6·N for the matmuls of the active
+     * parameters (non-embedding, plus the output projection that every token computes) and 12·L·d·T for attention
+     * scores and values, with L counting every Ladder pass.
+     */
+    public static double trainingFlopsPerToken(ModelConfig model, int seqLen) {
+        double passes = model.architecture().passes();
+        double blocks = model.activeNonEmbeddingParameters() * passes + (double) model.vocabSize() * model.dModel();
+        return 6 * blocks + 12.0 * model.layers() * passes * model.dModel() * seqLen;
     }
 
     /** Short description of an architecture, e.g. {@code ladder(2)+hash(16, balanced)}. */

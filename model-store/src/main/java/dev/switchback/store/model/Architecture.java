@@ -30,11 +30,6 @@ public sealed interface Architecture {
         return 1;
     }
 
-    /** Compute per token relative to one pass over the stack (Ladder: its pass count). */
-    default double passesFactor() {
-        return passes();
-    }
-
     /** The routing of the sparse layers, or {@code null} for a dense stack. */
     default Sparse sparse() {
         return null;

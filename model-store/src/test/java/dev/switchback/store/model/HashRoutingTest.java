@@ -50,6 +50,46 @@ class HashRoutingTest {
     }
 
     @Test
+    void balancedTableIsWithinFivePercentOnTheWholeKjvTrainingSplit() throws Exception {
+        String shared = System.getProperty("switchback.shared");
+        Path kjv = Path.of(shared != null ? shared : "../../shared", "corpus", "kjv.txt.gz");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(kjv), "no shared corpus at " + kjv);
+        Corpus corpus = Corpus.load(kjv);
+        BpeTokenizer tok = BpeTokenizer.train(corpus.trainTexts(), 4096, List.of(BpeTokenizer.END_OF_TEXT), null);
+        int[] all = tok.encodeOrdinary(String.join("\n", corpus.trainTexts()));
+        long[] freq = new long[tok.vocabSize()];
+        for (int t : all) {
+            freq[t]++;
+        }
+        for (int experts : new int[] {8, 16, 64}) {
+            HashRouting r = HashRouting.build(Architecture.HashKind.balanced, experts, freq, 1);
+            long[] mass = new long[experts];
+            for (int e : r.route(all)) {
+                mass[e]++;
+            }
+            // A token cannot be split: an expert holding one token more frequent than the mean is exempt, and the
+            // others share the rest. With 8 experts (the shipped configs) no token is that frequent.
+            int[] table = r.table();
+            long rest = all.length;
+            int exempt = 0;
+            for (int e = 0; e < experts; e++) {
+                if (mass[e] > (double) all.length / experts && holdsOneToken(table, freq, e)) {
+                    rest -= mass[e];
+                    exempt++;
+                }
+            }
+            assertTrue(experts > 8 || exempt == 0, "with 8 experts every expert is balanced");
+            double mean = (double) rest / (experts - exempt);
+            for (int e = 0; e < experts; e++) {
+                if (mass[e] > (double) all.length / experts && holdsOneToken(table, freq, e)) {
+                    continue;
+                }
+                assertTrue(Math.abs(mass[e] - mean) / mean < 0.05, experts + " experts: expert " + e + " mass " + mass[e] + " vs " + mean);
+            }
+        }
+    }
+
+    @Test
     void randomTableIsFarLessBalancedThanTheBalancedOne() {
         HashRouting random = HashRouting.build(Architecture.HashKind.random, 16, counts, 1);
         HashRouting balanced = HashRouting.build(Architecture.HashKind.balanced, 16, counts, 1);
@@ -89,6 +129,16 @@ class HashRoutingTest {
     void tableEntriesOutsideTheExpertsAreRejected() {
         assertThrows(IllegalArgumentException.class, () -> new HashRouting(Architecture.HashKind.random, 4, new int[] {0, 4}));
         assertThrows(ConfigException.class, () -> new HashRouting(Architecture.HashKind.random, 1, new int[] {0}));
+    }
+
+    private static boolean holdsOneToken(int[] table, long[] freq, int expert) {
+        int seen = 0;
+        for (int id = 0; id < table.length; id++) {
+            if (table[id] == expert && freq[id] > 0) {
+                seen++;
+            }
+        }
+        return seen == 1;
     }
 
     private double maxOverMean(HashRouting r) {
