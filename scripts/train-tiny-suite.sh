@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # Trains the six tiny configurations on the KJV corpus, one after another, and prints the docs/training.md table.
-# Usage: scripts/train-tiny-suite.sh [STEPS]   (default: each config's own step count, 300)
+# Usage: scripts/train-tiny-suite.sh [STEPS]   train all six (default: each config's own step count, 300), then print
+#        scripts/train-tiny-suite.sh --table   only print the table from runs/*/result.json
+# Model FLOPs per token follow PaLM (appendix B): 6·(N_active·passes + V·d) + 12·L·passes·d·T, as in
+# TrainingRun.trainingFlopsPerToken; MFU = FLOPs/token × tokens/s ÷ the peak 2048³ matmul rate measured in the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-}
-for c in dense-tiny switch-tiny top2-tiny hash-tiny ladder-tiny hash-ladder-tiny; do
-  ./switchback train --config "trainer/configs/$c.json" ${steps:+--steps "$steps"}
-done
-python3 - <<'PY'
-import json
-rows = []
-for c in ["dense-tiny", "switch-tiny", "top2-tiny", "hash-tiny", "ladder-tiny", "hash-ladder-tiny"]:
+configs="dense-tiny switch-tiny top2-tiny hash-tiny ladder-tiny hash-ladder-tiny"
+if [[ "${1:-}" != "--table" ]]; then
+  for c in $configs; do
+    ./switchback train --config "trainer/configs/$c.json" ${1:+--steps "$1"}
+  done
+fi
+CONFIGS="$configs" python3 - <<'PY'
+import json, os
+print("| config | architecture | params total | active non-emb | FLOPs/token (train) | val loss | val ppl | tokens/s | wall s | MFU |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in os.environ["CONFIGS"].split():
     r = json.load(open(f"runs/{c}/result.json"))
-    rows.append(r)
-print("| config | architecture | params total | active non-emb | train FLOPs/token | val ppl | tokens/s | wall s | MFU |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-for r in rows:
-    print(f"| {r['name']} | {r['architecture']} | {r['total_parameters']:,} | {r['active_non_embedding_parameters']:,} | "
-          f"{r['train_flops_per_token']/1e6:.1f} M | {r['val_ppl']:.2f} | {r['tokens_per_s']:.0f} | {r['wall_s']:.0f} | {100*r['mfu']:.1f}% |")
+    cfg = json.load(open(f"runs/{c}/config.json"))
+    m, t = cfg["model"], cfg["training"]
+    a = m["architecture"]
+    passes = a.get("passes", 1)
+    flops = 6 * (r["active_non_embedding_parameters"] * passes + m["vocabSize"] * m["dModel"]) \
+        + 12 * m["layers"] * passes * m["dModel"] * t["seqLen"]
+    mfu = flops * r["tokens_per_s"] / r["peak_matmul_flops"]
+    print(f"| {c} | {r['architecture']} | {r['total_parameters']:,} | {r['active_non_embedding_parameters']:,} | "
+          f"{flops/1e6:.2f} M | {r['val_loss']:.4f} | {r['val_ppl']:.2f} | {r['tokens_per_s']:.0f} | {r['wall_s']:.0f} | "
+          f"{100*mfu:.1f}% of {r['peak_matmul_flops']/1e9:.0f} GFLOP/s |")
 PY
