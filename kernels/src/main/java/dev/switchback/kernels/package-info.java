@@ -1,2 +1,6 @@
-/** Placeholder until this module's issue lands; see DESIGN.md for what it will own. */
+/**
+ * The inference engine's math: weight matrices ({@code tensor}), CPU kernels on the Vector API with scalar
+ * references ({@code cpu}), the paged KV cache ({@code kv}), expert routing ({@code routing}), sampling
+ * ({@code sampling}) and the model runner with its {@code Backend} ({@code engine}).
+ */
 package dev.switchback.kernels;

@@ -1,0 +1,96 @@
+package dev.switchback.kernels.engine;
+
+import dev.switchback.kernels.cpu.Parallel;
+import dev.switchback.kernels.cpu.VectorKernels;
+import dev.switchback.kernels.kv.PagedAttention;
+import dev.switchback.kernels.tensor.Matrix;
+
+/**
+ * Causal multi-head self-attention with rotary positions over the paged KV cache:
+ * softmax(q·Kᵀ/√d_h)·V·W_o, each new token attending to its sequence's cached positions and itself.
+ */
+final class Attention {
+    private final Matrix wq;
+    private final Matrix wk;
+    private final Matrix wv;
+    private final Matrix wo;
+    private final int heads;
+    private final int headSize;
+    private final Rotary rotary;
+
+    Attention(Matrix wq, Matrix wk, Matrix wv, Matrix wo, int heads, Rotary rotary) {
+        this.wq = wq;
+        this.wk = wk;
+        this.wv = wv;
+        this.wo = wo;
+        this.heads = heads;
+        this.headSize = wq.rows() / heads;
+        this.rotary = rotary;
+    }
+
+    /** x: normalised [tokens, d] → the attention output [tokens, d]; writes this slot's keys and values. */
+    float[] forward(Batch b, float[] x, int slot, Backend backend, Parallel parallel) {
+        int d = wq.rows();
+        int n = b.tokens;
+        float[] q = new float[n * d];
+        float[] k = new float[n * d];
+        float[] v = new float[n * d];
+        backend.linear(x, n, wq, q);
+        backend.linear(x, n, wk, k);
+        backend.linear(x, n, wv, v);
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < heads; h++) {
+                rotary.apply(q, t * d + h * headSize, b.positions[t]);
+                rotary.apply(k, t * d + h * headSize, b.positions[t]);
+            }
+            b.owner[t].cache().write(slot, b.positions[t], k, t * d, v, t * d);
+        }
+        float[] out = new float[n * d];
+        float scale = (float) (1 / Math.sqrt(headSize));
+        long workPerItem = (long) (b.positions[n - 1] + 1) * headSize * 2;
+        parallel.forRange(n * heads, workPerItem, (from, to) -> {
+            float[] scores = new float[rotary.maxPositions()];
+            for (int i = from; i < to; i++) {
+                int t = i / heads;
+                int off = t * d + (i % heads) * headSize;
+                PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, (i % heads) * headSize,
+                        headSize, scale, scores, out, off);
+            }
+        });
+        float[] y = new float[n * d];
+        backend.linear(out, n, wo, y);
+        return y;
+    }
+
+    /** Rotary angle tables, built exactly as the trainer builds them. */
+    static final class Rotary {
+        private final int headSize;
+        private final int half;
+        private final int maxPositions;
+        private final float[] cos;
+        private final float[] sin;
+
+        Rotary(int headSize, int maxPositions, double theta) {
+            this.headSize = headSize;
+            this.half = headSize / 2;
+            this.maxPositions = maxPositions;
+            this.cos = new float[maxPositions * half];
+            this.sin = new float[maxPositions * half];
+            for (int t = 0; t < maxPositions; t++) {
+                for (int i = 0; i < half; i++) {
+                    double angle = t * Math.pow(theta, -2.0 * i / headSize);
+                    cos[t * half + i] = (float) Math.cos(angle);
+                    sin[t * half + i] = (float) Math.sin(angle);
+                }
+            }
+        }
+
+        void apply(float[] x, int off, int position) {
+            VectorKernels.rotary(x, off, headSize, cos, sin, position * half);
+        }
+
+        int maxPositions() {
+            return maxPositions;
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.switchback.kernels.engine;
+
+import dev.switchback.kernels.cpu.VectorKernels;
+import dev.switchback.kernels.routing.ExpertStats;
+import dev.switchback.kernels.routing.RoutePlan;
+import dev.switchback.kernels.routing.TokenHashRouter;
+import dev.switchback.kernels.routing.TopKRouter;
+import dev.switchback.kernels.tensor.Matrix;
+
+/**
+ * A sparse layer's experts: the batch's tokens are routed (learned top-k or hash table), grouped per expert,
+ * each expert runs once over its group on the backend its placement names, and the results are added back
+ * to the residual scaled by their gates (y = Σ_j g_j·E_j(x)). A dropped assignment adds nothing, so its token
+ * passes through the residual.
+ */
+final class ExpertFfn {
+    private final int layer;
+    private final Matrix router;
+    private final TopKRouter topK;
+    private final TokenHashRouter hash;
+    private final Matrix[] w1;
+    private final Matrix[] w2;
+
+    ExpertFfn(int layer, Matrix router, TopKRouter topK, TokenHashRouter hash, Matrix[] w1, Matrix[] w2) {
+        this.layer = layer;
+        this.router = router;
+        this.topK = topK;
+        this.hash = hash;
+        this.w1 = w1;
+        this.w2 = w2;
+    }
+
+    /** Adds the experts' outputs for normalised x [tokens, d] into the residual stream {@code residual}. */
+    void forward(Batch b, float[] x, float[] residual, Backend backend, ExpertPlacement placement, ExpertStats stats) {
+        int n = b.tokens;
+        int d = router != null ? router.cols() : w1[0].cols();
+        RoutePlan plan;
+        if (topK != null) {
+            float[] logits = new float[n * topK.experts()];
+            backend.linear(x, n, router, logits);
+            plan = topK.route(logits, n);
+        } else {
+            plan = hash.route(b.ids, b.previous);
+        }
+        stats.record(layer, plan);
+        for (int e = 0; e < w1.length; e++) {
+            int count = plan.groupSize(e);
+            if (count == 0) {
+                continue;
+            }
+            float[] in = new float[count * d];
+            for (int i = 0; i < count; i++) {
+                int token = plan.assignment(e, i) / plan.k();
+                System.arraycopy(x, token * d, in, i * d, d);
+            }
+            float[] y = new float[count * d];
+            long start = System.nanoTime();
+            placement.backend(layer, e).feedForward(in, count, w1[e], w2[e], y);
+            stats.addComputeNanos(layer, e, System.nanoTime() - start);
+            for (int i = 0; i < count; i++) {
+                int a = plan.assignment(e, i);
+                VectorKernels.axpy(plan.gate(a), y, i * d, residual, (a / plan.k()) * d, d);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+package dev.switchback.kernels.kv;
+
+import java.util.Arrays;
+
+/**
+ * A fixed pool of KV-cache blocks. A block holds the keys and values of {@code blockSize} consecutive positions
+ * of one sequence for every cache slot — a slot per (Ladder pass, layer), since each pass of a Ladder attends
+ * over its own keys. Blocks are reference counted so sequences sharing a prompt prefix can share them.
+ * Not thread-safe: one scheduler thread owns allocation.
+ */
+public final class BlockPool {
+    private final int blocks;
+    private final int blockSize;
+    private final int slots;
+    private final int dim;
+    private final float[][] keys;
+    private final float[][] values;
+    private final int[] refs;
+    private final int[] free;
+    private int freeCount;
+
+    /**
+     * @param blocks blocks in the pool
+     * @param blockSize positions per block
+     * @param slots cache slots per position (passes × layers)
+     * @param dim key (and value) width per slot
+     */
+    public BlockPool(int blocks, int blockSize, int slots, int dim) {
+        positive("blocks", blocks);
+        positive("blockSize", blockSize);
+        positive("slots", slots);
+        positive("dim", dim);
+        if ((long) slots * blockSize * dim > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("blockSize " + blockSize + " × slots " + slots + " × dim " + dim
+                    + " does not fit one array; use smaller blocks");
+        }
+        this.blocks = blocks;
+        this.blockSize = blockSize;
+        this.slots = slots;
+        this.dim = dim;
+        this.keys = new float[blocks][];
+        this.values = new float[blocks][];
+        this.refs = new int[blocks];
+        this.free = new int[blocks];
+        for (int i = 0; i < blocks; i++) {
+            free[i] = blocks - 1 - i;
+        }
+        this.freeCount = blocks;
+    }
+
+    /** Bytes one block takes (keys and values). */
+    public static long blockBytes(int blockSize, int slots, int dim) {
+        return 2L * 4 * blockSize * slots * dim;
+    }
+
+    private static void positive(String field, int v) {
+        if (v <= 0) {
+            throw new IllegalArgumentException(field + " must be > 0, got " + v);
+        }
+    }
+
+    /** A free block with one reference, or −1 when none is left. Memory is allocated on a block's first use. */
+    public int allocate() {
+        if (freeCount == 0) {
+            return -1;
+        }
+        int b = free[--freeCount];
+        refs[b] = 1;
+        if (keys[b] == null) {
+            keys[b] = new float[slots * blockSize * dim];
+            values[b] = new float[slots * blockSize * dim];
+        }
+        return b;
+    }
+
+    /** Adds a reference to a block in use (a second sequence sharing it). */
+    public void retain(int block) {
+        if (refs[block] <= 0) {
+            throw new IllegalStateException("block " + block + " is not in use");
+        }
+        refs[block]++;
+    }
+
+    /** Drops a reference; the block returns to the pool with its last one. */
+    public void release(int block) {
+        if (refs[block] <= 0) {
+            throw new IllegalStateException("block " + block + " released more often than retained");
+        }
+        if (--refs[block] == 0) {
+            free[freeCount++] = block;
+        }
+    }
+
+    public int references(int block) {
+        return refs[block];
+    }
+
+    public int freeBlocks() {
+        return freeCount;
+    }
+
+    public int totalBlocks() {
+        return blocks;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public int slots() {
+        return slots;
+    }
+
+    public int dim() {
+        return dim;
+    }
+
+    float[] keys(int block) {
+        return keys[block];
+    }
+
+    float[] values(int block) {
+        return values[block];
+    }
+
+    /** Index of (slot, position within block) in a block's arrays. */
+    int offset(int slot, int posInBlock) {
+        return (slot * blockSize + posInBlock) * dim;
+    }
+
+    @Override
+    public String toString() {
+        return "BlockPool[" + (blocks - freeCount) + "/" + blocks + " used, " + Arrays.toString(new int[] {blockSize, slots, dim}) + "]";
+    }
+}

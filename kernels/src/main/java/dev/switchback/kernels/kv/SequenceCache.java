@@ -1,0 +1,121 @@
+package dev.switchback.kernels.kv;
+
+import java.util.Arrays;
+
+/**
+ * One sequence's KV cache: its block table (logical block i → pool block) and how many positions are filled.
+ * Position p lives in block {@code table[p / blockSize]} at row {@code p % blockSize}.
+ */
+public final class SequenceCache implements AutoCloseable {
+    private final BlockPool pool;
+    private int[] table = new int[4];
+    private int blockCount;
+    private int length;
+
+    public SequenceCache(BlockPool pool) {
+        this.pool = pool;
+    }
+
+    public BlockPool pool() {
+        return pool;
+    }
+
+    /** Positions whose keys and values are stored. */
+    public int length() {
+        return length;
+    }
+
+    /** Blocks held. */
+    public int blockCount() {
+        return blockCount;
+    }
+
+    /** Pool block ids held, in position order. */
+    public int[] blocks() {
+        return Arrays.copyOf(table, blockCount);
+    }
+
+    /** Blocks needed to hold {@code positions} positions. */
+    public int blocksFor(int positions) {
+        return (positions + pool.blockSize() - 1) / pool.blockSize();
+    }
+
+    /**
+     * Makes room for positions up to {@code positions}; allocates all needed blocks or none.
+     *
+     * @throws KvCacheFullException when the pool has too few free blocks
+     */
+    public void reserve(int positions) {
+        int need = blocksFor(positions) - blockCount;
+        if (need <= 0) {
+            return;
+        }
+        if (need > pool.freeBlocks()) {
+            throw new KvCacheFullException("KV cache full: a sequence needs " + need + " more block(s), "
+                    + pool.freeBlocks() + " of " + pool.totalBlocks() + " free");
+        }
+        if (blockCount + need > table.length) {
+            table = Arrays.copyOf(table, Math.max(table.length * 2, blockCount + need));
+        }
+        for (int i = 0; i < need; i++) {
+            table[blockCount++] = pool.allocate();
+        }
+    }
+
+    /**
+     * Starts this (empty) sequence on blocks another sequence filled: {@code positions} positions in
+     * {@code blocks}, each retained. Used by the prefix cache; a later write into a shared, partly filled
+     * block would corrupt its other owners, so only full blocks should be shared.
+     */
+    public void adopt(int[] blocks, int positions) {
+        if (blockCount != 0) {
+            throw new IllegalStateException("adopt needs an empty sequence cache");
+        }
+        if (blocksFor(positions) != blocks.length) {
+            throw new IllegalArgumentException(positions + " positions do not fill " + blocks.length + " blocks");
+        }
+        reserveTable(blocks.length);
+        for (int b : blocks) {
+            pool.retain(b);
+            table[blockCount++] = b;
+        }
+        length = positions;
+    }
+
+    private void reserveTable(int n) {
+        if (n > table.length) {
+            table = Arrays.copyOf(table, n);
+        }
+    }
+
+    /** Marks {@code positions} positions as stored (after the engine wrote them). */
+    public void setLength(int positions) {
+        if (positions > blockCount * pool.blockSize()) {
+            throw new IllegalStateException(positions + " positions exceed the " + blockCount + " reserved block(s)");
+        }
+        length = positions;
+    }
+
+    /** Writes the key and value rows of {@code slot} at {@code position} (its block must be reserved). */
+    public void write(int slot, int position, float[] key, int keyOff, float[] value, int valueOff) {
+        int block = table[position / pool.blockSize()];
+        int at = pool.offset(slot, position % pool.blockSize());
+        System.arraycopy(key, keyOff, pool.keys(block), at, pool.dim());
+        System.arraycopy(value, valueOff, pool.values(block), at, pool.dim());
+    }
+
+    /** Pool block holding logical block {@code i}. */
+    int block(int i) {
+        return table[i];
+    }
+
+    /** Returns every block to the pool; the sequence is empty afterwards. */
+    @Override
+    public void close() {
+        for (int i = 0; i < blockCount; i++) {
+            pool.release(table[i]);
+        }
+        blockCount = 0;
+        length = 0;
+    }
+}
