@@ -42,6 +42,24 @@ public final class ScalarKernels {
         }
     }
 
+    /** out = (x − mean) / √(var + ε) · gain + bias over one row of {@code d} values (bias may be null). */
+    public static void layerNorm(float[] x, int xOff, float[] gain, float[] bias, float eps, float[] out, int outOff, int d) {
+        float sum = 0;
+        for (int i = 0; i < d; i++) {
+            sum += x[xOff + i];
+        }
+        float mean = sum / d;
+        float var = 0;
+        for (int i = 0; i < d; i++) {
+            float c = x[xOff + i] - mean;
+            var += c * c;
+        }
+        float inv = (float) (1 / Math.sqrt(var / d + eps));
+        for (int i = 0; i < d; i++) {
+            out[outOff + i] = (x[xOff + i] - mean) * inv * gain[i] + (bias == null ? 0 : bias[i]);
+        }
+    }
+
     /** In-place softmax of {@code n} values. */
     public static void softmax(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;

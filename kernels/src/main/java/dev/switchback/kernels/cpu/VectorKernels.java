@@ -192,6 +192,43 @@ public final class VectorKernels {
         }
     }
 
+    /** out = (x − mean) / √(var + ε) · gain + bias over one row of {@code d} values (bias may be null). */
+    public static void layerNorm(float[] x, int xOff, float[] gain, float[] bias, float eps, float[] out, int outOff, int d) {
+        int bound = F.loopBound(d);
+        FloatVector vsum = FloatVector.zero(F);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            vsum = vsum.add(FloatVector.fromArray(F, x, xOff + i));
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; i < d; i++) {
+            sum += x[xOff + i];
+        }
+        float mean = sum / d;
+        FloatVector vmean = FloatVector.broadcast(F, mean);
+        FloatVector vvar = FloatVector.zero(F);
+        for (i = 0; i < bound; i += F.length()) {
+            FloatVector c = FloatVector.fromArray(F, x, xOff + i).sub(vmean);
+            vvar = c.fma(c, vvar);
+        }
+        float var = vvar.reduceLanes(VectorOperators.ADD);
+        for (; i < d; i++) {
+            float c = x[xOff + i] - mean;
+            var += c * c;
+        }
+        float inv = (float) (1 / Math.sqrt(var / d + eps));
+        for (i = 0; i < bound; i += F.length()) {
+            FloatVector y = FloatVector.fromArray(F, x, xOff + i).sub(vmean).mul(inv).mul(FloatVector.fromArray(F, gain, i));
+            if (bias != null) {
+                y = y.add(FloatVector.fromArray(F, bias, i));
+            }
+            y.intoArray(out, outOff + i);
+        }
+        for (; i < d; i++) {
+            out[outOff + i] = (x[xOff + i] - mean) * inv * gain[i] + (bias == null ? 0 : bias[i]);
+        }
+    }
+
     /** In-place softmax of {@code n} values. */
     public static void softmax(float[] x, int off, int n) {
         int bound = F.loopBound(n);
