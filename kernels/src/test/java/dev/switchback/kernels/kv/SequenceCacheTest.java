@@ -159,6 +159,39 @@ class SequenceCacheTest {
         assertEquals(8, all.size(), "the two sequences share no block");
     }
 
+    /**
+     * A write past the blocks a sequence holds has no block of its own to go to; it must fail rather than land in
+     * whatever pool block the unused (or released) table entry still names — another sequence's.
+     */
+    @Test
+    void writeOutsideTheReservedBlocksIsRefusedAndCorruptsNoOtherSequence() {
+        BlockPool pool = new BlockPool(4, 2, 1, 4);
+        SequenceCache owner = new SequenceCache(pool);
+        owner.reserve(2);
+        owner.write(0, 0, row(0, 0, 0), 0, row(0, 0, 0), 0);
+        int ownerBlock = owner.blocks()[0];
+        float[] ownerKeys = Arrays.copyOf(pool.keys(ownerBlock), 4);
+
+        SequenceCache fresh = new SequenceCache(pool);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> fresh.write(0, 0, row(9, 0, 0), 0, row(9, 0, 0), 0), "nothing reserved");
+        assertTrue(e.getMessage().contains("position 0") && e.getMessage().contains("0 reserved"), e.getMessage());
+        SequenceCache closed = new SequenceCache(pool);
+        closed.reserve(2);
+        closed.close();
+        SequenceCache reuser = new SequenceCache(pool);
+        reuser.reserve(2); // takes the block closed just released
+        reuser.write(0, 1, row(1, 0, 0), 0, row(1, 0, 0), 0);
+        assertThrows(IllegalStateException.class, () -> closed.write(0, 1, row(8, 0, 0), 0, row(8, 0, 0), 0), "after close");
+        SequenceCache one = new SequenceCache(pool);
+        one.reserve(1);
+        assertThrows(IllegalStateException.class, () -> one.write(0, 2, row(7, 0, 0), 0, row(7, 0, 0), 0), "past the last block");
+
+        assertArrayEquals(ownerKeys, Arrays.copyOf(pool.keys(ownerBlock), 4), "the owner's keys are intact");
+        int at = pool.offset(0, 1);
+        assertArrayEquals(row(1, 0, 0), Arrays.copyOfRange(pool.keys(reuser.blocks()[0]), at, at + 4), "the reuser's too");
+    }
+
     private static float[] row(int position, int slot, float salt) {
         float[] out = new float[4];
         for (int i = 0; i < out.length; i++) {
