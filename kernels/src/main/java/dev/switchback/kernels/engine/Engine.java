@@ -11,7 +11,9 @@ import dev.switchback.store.OpenedModel;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Runs a model of any architecture over batches of sequences: each call takes new tokens for some sequences
@@ -138,7 +140,12 @@ public final class Engine {
         if (steps.isEmpty()) {
             return new float[0][];
         }
+        Set<Sequence> seen = new HashSet<>();
         for (Step s : steps) {
+            if (!seen.add(s.sequence())) {
+                throw new IllegalArgumentException("a sequence appears more than once in one forward call;"
+                        + " give it one step with all its new tokens");
+            }
             int end = s.sequence().length() + s.tokens().length;
             if (end > config.contextLength()) {
                 throw new ContextLengthException("sequence of " + s.sequence().length() + " + " + s.tokens().length
@@ -177,7 +184,8 @@ public final class Engine {
         int need = 0;
         for (Step s : steps) {
             SequenceCache c = s.sequence().cache();
-            need += c.blocksFor(s.sequence().length() + s.tokens().length) - c.blockCount();
+            // A sequence holding spare blocks needs none, but its spares are not free for the others.
+            need += Math.max(0, c.blocksFor(s.sequence().length() + s.tokens().length) - c.blockCount());
         }
         if (need > pool.freeBlocks()) {
             throw new dev.switchback.kernels.kv.KvCacheFullException("KV cache full: this batch needs " + need

@@ -98,6 +98,10 @@ public final class SequenceCache implements AutoCloseable {
 
     /** Writes the key and value rows of {@code slot} at {@code position} (its block must be reserved). */
     public void write(int slot, int position, float[] key, int keyOff, float[] value, int valueOff) {
+        // Table entries past blockCount are stale (or 0): writing through them would land in another sequence's block.
+        if (position < 0 || position >= blockCount * pool.blockSize()) {
+            throw new IllegalStateException("position " + position + " is outside the " + blockCount + " reserved block(s)");
+        }
         int block = table[position / pool.blockSize()];
         int at = pool.offset(slot, position % pool.blockSize());
         System.arraycopy(key, keyOff, pool.keys(block), at, pool.dim());

@@ -1,0 +1,202 @@
+package dev.switchback.kernels.kv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class SequenceCacheTest {
+    @Test
+    void reserveAllocatesTheBlocksPositionsNeed() {
+        BlockPool pool = new BlockPool(20, 4, 1, 2);
+        try (SequenceCache c = new SequenceCache(pool)) {
+            c.reserve(0);
+            assertEquals(0, c.blockCount());
+            c.reserve(1);
+            assertEquals(1, c.blockCount());
+            c.reserve(4);
+            assertEquals(1, c.blockCount(), "4 positions fit one block of 4");
+            c.reserve(5);
+            assertEquals(2, c.blockCount());
+            c.reserve(3);
+            assertEquals(2, c.blockCount(), "reserving less keeps what is held");
+            c.reserve(4 * 13);
+            assertEquals(13, c.blockCount(), "the block table grows past its initial size");
+            assertEquals(13, new HashSet<>(Arrays.stream(c.blocks()).boxed().toList()).size(), "distinct blocks");
+            assertEquals(7, pool.freeBlocks());
+            assertEquals(0, c.length(), "reserving stores nothing");
+        }
+        assertEquals(20, pool.freeBlocks(), "close returns every block");
+    }
+
+    @Test
+    void reserveIsAllOrNothing() {
+        BlockPool pool = new BlockPool(5, 4, 1, 2);
+        SequenceCache other = new SequenceCache(pool);
+        other.reserve(8);
+        SequenceCache c = new SequenceCache(pool);
+        c.reserve(2);
+        int[] held = c.blocks();
+        KvCacheFullException e = assertThrows(KvCacheFullException.class, () -> c.reserve(4 * 5));
+        assertTrue(e.getMessage().contains("4 more block") && e.getMessage().contains("2 of 5 free"), e.getMessage());
+        assertEquals(2, pool.freeBlocks(), "no block taken by the failed reserve");
+        assertArrayEquals(held, c.blocks(), "the sequence keeps what it had");
+        c.reserve(12);
+        assertEquals(3, c.blockCount(), "exactly the free blocks still fit");
+        assertEquals(0, pool.freeBlocks());
+        assertThrows(KvCacheFullException.class, () -> c.reserve(13));
+        c.close();
+        other.close();
+        assertEquals(5, pool.freeBlocks());
+    }
+
+    @Test
+    void adoptSharesBlocksByReference() {
+        BlockPool pool = new BlockPool(6, 4, 1, 2);
+        SequenceCache owner = new SequenceCache(pool);
+        owner.reserve(8);
+        owner.setLength(8);
+        int[] prefix = owner.blocks();
+        SequenceCache sharer = new SequenceCache(pool);
+        sharer.adopt(prefix, 8);
+        assertEquals(8, sharer.length());
+        assertArrayEquals(prefix, sharer.blocks());
+        for (int b : prefix) {
+            assertEquals(2, pool.references(b));
+        }
+        assertEquals(4, pool.freeBlocks(), "sharing allocates nothing");
+        sharer.reserve(9);
+        assertEquals(3, sharer.blockCount(), "growth after the shared prefix takes a new block");
+        assertEquals(1, pool.references(sharer.blocks()[2]));
+        owner.close();
+        for (int b : prefix) {
+            assertEquals(1, pool.references(b), "the sharer still holds the prefix");
+        }
+        assertEquals(3, pool.freeBlocks());
+        sharer.close();
+        assertEquals(6, pool.freeBlocks());
+        assertEquals(0, sharer.blockCount());
+        assertEquals(0, sharer.length());
+    }
+
+    @Test
+    void adoptChecksItsArguments() {
+        BlockPool pool = new BlockPool(4, 4, 1, 2);
+        SequenceCache owner = new SequenceCache(pool);
+        owner.reserve(8);
+        SequenceCache busy = new SequenceCache(pool);
+        busy.reserve(1);
+        assertThrows(IllegalStateException.class, () -> busy.adopt(owner.blocks(), 8), "adopt needs an empty cache");
+        SequenceCache empty = new SequenceCache(pool);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> empty.adopt(owner.blocks(), 4));
+        assertTrue(e.getMessage().contains("4 positions") && e.getMessage().contains("2 blocks"), e.getMessage());
+        assertEquals(1, pool.references(owner.blocks()[0]), "a refused adopt retains nothing");
+    }
+
+    @Test
+    void closeIsIdempotent() {
+        BlockPool pool = new BlockPool(3, 2, 1, 2);
+        SequenceCache c = new SequenceCache(pool);
+        c.reserve(5);
+        c.close();
+        c.close();
+        assertEquals(3, pool.freeBlocks());
+        c.reserve(2);
+        assertEquals(1, c.blockCount(), "a closed cache can start again");
+    }
+
+    @Test
+    void lengthCannotPassTheReservedBlocks() {
+        BlockPool pool = new BlockPool(3, 4, 1, 2);
+        SequenceCache c = new SequenceCache(pool);
+        c.reserve(5);
+        c.setLength(8);
+        assertEquals(8, c.length());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> c.setLength(9));
+        assertTrue(e.getMessage().contains("9 positions") && e.getMessage().contains("2 reserved"), e.getMessage());
+    }
+
+    /** Position p goes to row p mod blockSize of the p / blockSize-th block the sequence holds, in every slot. */
+    @Test
+    void writeStoresAtTheBlockAndRowOfThePosition() {
+        int bs = 3;
+        int slots = 2;
+        int dim = 4;
+        BlockPool pool = new BlockPool(8, bs, slots, dim);
+        SequenceCache a = new SequenceCache(pool);
+        SequenceCache b = new SequenceCache(pool);
+        for (int p = 1; p <= 10; p++) {
+            a.reserve(p);
+            b.reserve(p); // interleaved, so neither sequence's blocks are consecutive in the pool
+        }
+        assertTrue(Math.abs(a.blocks()[1] - a.blocks()[0]) != 1 || Math.abs(a.blocks()[2] - a.blocks()[1]) != 1);
+        for (int p = 0; p < 10; p++) {
+            for (int s = 0; s < slots; s++) {
+                a.write(s, p, row(p, s, 0), 0, row(p, s, 0.5f), 0);
+                float[] padded = new float[dim + 3];
+                System.arraycopy(row(p, s, 100), 0, padded, 3, dim);
+                b.write(s, p, padded, 3, padded, 3);
+            }
+        }
+        for (int p = 0; p < 10; p++) {
+            for (int s = 0; s < slots; s++) {
+                int at = pool.offset(s, p % bs);
+                int blockA = a.blocks()[p / bs];
+                assertArrayEquals(row(p, s, 0), Arrays.copyOfRange(pool.keys(blockA), at, at + dim), "a's key p=" + p + " slot " + s);
+                assertArrayEquals(row(p, s, 0.5f), Arrays.copyOfRange(pool.values(blockA), at, at + dim), "a's value");
+                int blockB = b.blocks()[p / bs];
+                assertArrayEquals(row(p, s, 100), Arrays.copyOfRange(pool.keys(blockB), at, at + dim), "b's key p=" + p);
+            }
+        }
+        Set<Integer> all = new HashSet<>();
+        Arrays.stream(a.blocks()).forEach(all::add);
+        Arrays.stream(b.blocks()).forEach(all::add);
+        assertEquals(8, all.size(), "the two sequences share no block");
+    }
+
+    /**
+     * A write past the blocks a sequence holds has no block of its own to go to; it must fail rather than land in
+     * whatever pool block the unused (or released) table entry still names — another sequence's.
+     */
+    @Test
+    void writeOutsideTheReservedBlocksIsRefusedAndCorruptsNoOtherSequence() {
+        BlockPool pool = new BlockPool(4, 2, 1, 4);
+        SequenceCache owner = new SequenceCache(pool);
+        owner.reserve(2);
+        owner.write(0, 0, row(0, 0, 0), 0, row(0, 0, 0), 0);
+        int ownerBlock = owner.blocks()[0];
+        float[] ownerKeys = Arrays.copyOf(pool.keys(ownerBlock), 4);
+
+        SequenceCache fresh = new SequenceCache(pool);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> fresh.write(0, 0, row(9, 0, 0), 0, row(9, 0, 0), 0), "nothing reserved");
+        assertTrue(e.getMessage().contains("position 0") && e.getMessage().contains("0 reserved"), e.getMessage());
+        SequenceCache closed = new SequenceCache(pool);
+        closed.reserve(2);
+        closed.close();
+        SequenceCache reuser = new SequenceCache(pool);
+        reuser.reserve(2); // takes the block closed just released
+        reuser.write(0, 1, row(1, 0, 0), 0, row(1, 0, 0), 0);
+        assertThrows(IllegalStateException.class, () -> closed.write(0, 1, row(8, 0, 0), 0, row(8, 0, 0), 0), "after close");
+        SequenceCache one = new SequenceCache(pool);
+        one.reserve(1);
+        assertThrows(IllegalStateException.class, () -> one.write(0, 2, row(7, 0, 0), 0, row(7, 0, 0), 0), "past the last block");
+
+        assertArrayEquals(ownerKeys, Arrays.copyOf(pool.keys(ownerBlock), 4), "the owner's keys are intact");
+        int at = pool.offset(0, 1);
+        assertArrayEquals(row(1, 0, 0), Arrays.copyOfRange(pool.keys(reuser.blocks()[0]), at, at + 4), "the reuser's too");
+    }
+
+    private static float[] row(int position, int slot, float salt) {
+        float[] out = new float[4];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = 1000 * slot + 10 * position + i + salt;
+        }
+        return out;
+    }
+}
