@@ -118,6 +118,42 @@ class VectorKernelsTest {
         assertOutsideUntouched(before, vector, outOff, d);
     }
 
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void layerNormMatchesScalarAndDouble(int d) {
+        Random r = random(d, 12);
+        int xOff = r.nextInt(4);
+        int outOff = r.nextInt(4);
+        float eps = 1e-5f;
+        // A shifted row: the mean must be removed before the variance is taken.
+        float[] x = padded(r, xOff, Floats.uniform(r, d, 2f, 6f));
+        float[] gain = Floats.uniform(r, d, 0.5f, 1.5f);
+        float[] bias = Floats.uniform(r, d, -0.5f, 0.5f);
+        float[] vector = Floats.uniform(r, outOff + d + PAD, -1, 1);
+        float[] scalar = vector.clone();
+        float[] before = vector.clone();
+        VectorKernels.layerNorm(x, xOff, gain, bias, eps, vector, outOff, d);
+        ScalarKernels.layerNorm(x, xOff, gain, bias, eps, scalar, outOff, d);
+        double mean = 0;
+        for (int i = 0; i < d; i++) {
+            mean += x[xOff + i];
+        }
+        mean /= d;
+        double var = 0;
+        for (int i = 0; i < d; i++) {
+            var += (x[xOff + i] - mean) * (x[xOff + i] - mean);
+        }
+        double inv = 1 / Math.sqrt(var / d + eps);
+        for (int i = 0; i < d; i++) {
+            double exact = (x[xOff + i] - mean) * inv * gain[i] + bias[i];
+            // The float mean carries γ_d·max|x|, which the centred value and the variance inherit.
+            double tol = (gamma(d) * 6 * inv + 8 * U) * (Math.abs(exact) + 6 * inv * gain[i]) + 1e-6;
+            assertEquals(exact, vector[outOff + i], tol, "vector vs double at " + i + ", d=" + d);
+            assertEquals(exact, scalar[outOff + i], tol, "scalar vs double at " + i + ", d=" + d);
+        }
+        assertOutsideUntouched(before, vector, outOff, d);
+    }
+
     @Test
     void rmsNormOfAConstantRowIsTheGain() {
         float[] x = new float[37];
