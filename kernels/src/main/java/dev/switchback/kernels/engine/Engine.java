@@ -130,6 +130,24 @@ public final class Engine {
     }
 
     /**
+     * A sequence that starts with {@code prefix} already cached in {@code blocks} (each gets a reference), as the
+     * prefix cache hands them out. Only whole blocks can be shared: the new sequence writes its next position
+     * into a fresh block, never into one another sequence still reads.
+     */
+    public Sequence newSequence(int[] prefix, int[] blocks) {
+        if (prefix.length % pool.blockSize() != 0 || prefix.length / pool.blockSize() != blocks.length) {
+            throw new IllegalArgumentException("a shared prefix must fill whole blocks: " + prefix.length + " tokens, "
+                    + blocks.length + " blocks of " + pool.blockSize());
+        }
+        if (prefix.length > config.contextLength()) {
+            throw new ContextLengthException("prefix of " + prefix.length + " tokens exceeds the context of " + config.contextLength());
+        }
+        Sequence s = newSequence();
+        s.adopt(prefix, blocks);
+        return s;
+    }
+
+    /**
      * Appends each step's tokens to its sequence and returns the logits of the token following each step
      * ([steps][vocab]). Capacity of learned routers is computed over all tokens of the call.
      *

@@ -36,6 +36,13 @@ public final class Sequence implements AutoCloseable {
         return p < length ? tokens[p] : pending[p - length + pendingOffset];
     }
 
+    /** Starts on cached blocks holding the keys and values of {@code prefix} (see {@link Engine#newSequence(int[], int[])}). */
+    void adopt(int[] prefix, int[] blocks) {
+        cache.adopt(blocks, prefix.length);
+        tokens = Arrays.copyOf(prefix, Math.max(64, prefix.length * 2));
+        length = prefix.length;
+    }
+
     void append(int[] more) {
         if (length + more.length > tokens.length) {
             tokens = Arrays.copyOf(tokens, Math.max(tokens.length * 2, length + more.length));
