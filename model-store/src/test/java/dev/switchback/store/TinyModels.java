@@ -5,6 +5,7 @@ import dev.switchback.store.model.ModelConfig;
 import dev.switchback.store.safetensors.DType;
 import dev.switchback.store.safetensors.SafetensorsWriter;
 import dev.switchback.store.safetensors.TensorData;
+import dev.switchback.store.tokenizer.BpeTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,34 @@ public final class TinyModels {
     public static PublishedModel publish(ModelStore store, String name, long seed) throws IOException {
         try (Publication p = store.begin(name)) {
             write(p.dir(), name, switchConfig(), DType.F32, seed);
+            return p.commit();
+        }
+    }
+
+    /** Text the servable models' tokenizer is trained on. */
+    static final String TOKENIZER_TEXT = """
+            In the beginning God created the heaven and the earth. And the earth was without form, and void; and
+            darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters. And God
+            said, Let there be light: and there was light. And God saw the light, that it was good: and God divided
+            the light from the darkness. And God called the light Day, and the darkness he called Night.
+            """;
+
+    /** The chat template servable models declare: each message rendered as {@code <|role|>\ncontent\n}. */
+    public static final String CHAT_TEMPLATE = "<|{role}|>\n{content}\n";
+
+    /**
+     * Publishes a Switch model (random weights, 4 experts in block 1, context 64) with a real byte-level BPE
+     * tokenizer of 300 tokens and a chat template, so the engine and the server can run it end to end.
+     */
+    public static PublishedModel publishServable(ModelStore store, String name, long seed) throws IOException {
+        BpeTokenizer tokenizer = BpeTokenizer.train(List.of(TOKENIZER_TEXT), 300, List.of(BpeTokenizer.END_OF_TEXT), null);
+        ModelConfig config = new ModelConfig(tokenizer.vocabSize(), 16, 2, 2, 32, 64, false, 10000, 1e-5,
+                Architecture.Switch.defaults(4));
+        try (Publication p = store.begin(name)) {
+            write(p.dir(), name, config, DType.F32, seed);
+            ModelManifest.of(name, config, DType.F32, CHAT_TEMPLATE, new Provenance("tiny", null, 3, 96, 3.2, Math.exp(3.2),
+                    "abc123", "test", "2025-01-01T00:00:00Z", null)).write(p.dir().resolve(ModelFiles.MANIFEST));
+            tokenizer.save(p.dir().resolve(ModelFiles.TOKENIZER));
             return p.commit();
         }
     }
