@@ -15,6 +15,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 
 /** The {@code switchback.v1.Generation} gRPC service over a {@link GenerationService}: protocol mapping only. */
@@ -25,7 +26,15 @@ public final class GenerationGrpcService extends GenerationGrpc.GenerationImplBa
     /** @param responses runs the sends that generations' output triggers, keeping them off the scheduler's thread */
     public GenerationGrpcService(GenerationService service, Executor responses) {
         this.service = Objects.requireNonNull(service, "service");
-        this.responses = Objects.requireNonNull(responses, "responses");
+        Objects.requireNonNull(responses, "responses");
+        this.responses = task -> {
+            try {
+                responses.execute(task);
+            } catch (RejectedExecutionException e) {
+                // Only a generation outliving its stopped server gets here, and its call is already closed;
+                // throwing would land on the scheduler's thread.
+            }
+        };
     }
 
     @Override

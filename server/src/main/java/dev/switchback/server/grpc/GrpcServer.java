@@ -56,9 +56,15 @@ public final class GrpcServer implements AutoCloseable {
         if (config.apiKey() != null) {
             builder.intercept(new ApiKeyInterceptor(config.apiKey()));
         }
+        // NOT_SERVING before the port opens: the health service starts out SERVING.
         readiness = new ReadinessWatch(service, health);
         readiness.start(READINESS_POLL);
-        server = builder.build().start();
+        try {
+            server = builder.build().start();
+        } catch (IOException | RuntimeException e) {
+            readiness.close();
+            throw e;
+        }
         return server.getPort();
     }
 
