@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             EvalCommand.class,
             ModelsCommand.class,
+            CompleteCommand.class,
         })
 public final class Main {
 
