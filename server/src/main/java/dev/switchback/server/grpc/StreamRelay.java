@@ -77,7 +77,7 @@ final class StreamRelay implements GenerationListener {
     }
 
     private void drainLoop() {
-        int served = 0;
+        int served;
         do {
             served = drainRequests.get();
             if (id != null) {
