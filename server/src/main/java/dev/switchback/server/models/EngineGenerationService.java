@@ -13,7 +13,6 @@ import dev.switchback.store.ModelStore;
 import dev.switchback.store.safetensors.DType;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -170,14 +169,20 @@ public final class EngineGenerationService implements GenerationService {
         LoadedModel model;
         try {
             model = LoadedModel.load(catalog.store(), ref, options, metrics);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot load " + ref, e);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot load " + ref, e);
+            throw new GenerationException(GenerationException.Kind.INTERNAL, "cannot load model " + ref + ": " + e.getMessage(),
+                    "model");
         }
-        if (shuttingDown) {
+        try {
+            if (shuttingDown) {
+                throw unavailable("the server is shutting down");
+            }
+            loaded.add(model);
+        } catch (RuntimeException e) {
             model.scheduler.drain();
-            throw unavailable("the server is shutting down");
+            throw e;
         }
-        loaded.add(model);
         LOG.log(System.Logger.Level.DEBUG, "loaded " + ref);
         return model.card;
     }

@@ -24,7 +24,8 @@ final class Generation implements GenerationService.Handle {
     final long submittedNanos;
     /** {@link System#nanoTime()} past which the request fails; {@link Long#MAX_VALUE} for none. */
     final long deadlineNanos;
-    private final Runnable onEnd;
+    /** Runs once when the generation ends (the service unpins its model). */
+    final Runnable onEnd;
     private final Runnable wake;
     private volatile boolean cancelled;
 
@@ -110,14 +111,13 @@ final class Generation implements GenerationService.Handle {
         }
     }
 
-    /** Frees everything and runs the end hook once; false if the generation had already ended. */
+    /** Frees everything; true the first time only, when the caller runs {@link #onEnd}. */
     boolean end() {
         release();
         if (ended) {
             return false;
         }
         ended = true;
-        onEnd.run();
         return true;
     }
 }

@@ -54,11 +54,12 @@ public final class Scheduler {
     /**
      * The scheduler's state after its latest iteration, for health checks and tests.
      *
+     * @param inFlight requests accepted and not yet ended (read when asked, the rest after the latest iteration)
      * @param waiting requests queued for admission, preempted ones included
      * @param prefixCachedBlocks KV blocks the prefix cache holds a reference to
      */
-    public record Stats(int running, int waiting, int freeKvBlocks, int totalKvBlocks, int prefixCachedBlocks,
-            long preemptions, long steps) {}
+    public record Stats(int inFlight, int running, int waiting, int freeKvBlocks, int totalKvBlocks,
+            int prefixCachedBlocks, long preemptions, long steps) {}
 
     private record Scheduled(Generation generation, int tokens) {}
 
@@ -77,6 +78,7 @@ public final class Scheduler {
     private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
     // Submitted and not admitted (preempted ones included): what maxWaiting bounds.
     private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private final Object lifecycle = new Object();
     private boolean accepting = true; // guarded by lifecycle
     private final Thread thread;
@@ -135,7 +137,8 @@ public final class Scheduler {
         int[] prompt = tokenizer.encode(request.prompt());
         checkFits(prompt.length, sampling.maxTokens());
         Generation g = new Generation(ID_PREFIX + NEXT_ID.incrementAndGet(), prompt, sampling.maxTokens(), listener,
-                new Sampler(sampling), new TokenStream(tokenizer, sampling.stop()), now, deadline(request.timeout(), now),
+                new Sampler(sampling), new TokenStream(tokenizer, sampling.stop()), now,
+                deadline(request.timeout() != null ? request.timeout() : options.defaultTimeout(), now),
                 onEnd, this::wake);
         synchronized (lifecycle) {
             if (!accepting) {
@@ -147,6 +150,7 @@ public final class Scheduler {
                 throw new GenerationException(GenerationException.Kind.RESOURCE_EXHAUSTED,
                         "model '" + model + "' has " + options.maxWaiting() + " requests waiting already; retry later", null);
             }
+            inFlight.incrementAndGet();
             inbox.add(() -> waiting.addLast(g));
         }
         return g;
@@ -172,9 +176,11 @@ public final class Scheduler {
         return terminated.copy();
     }
 
-    /** State after the latest iteration. */
+    /** State after the latest iteration, with the requests in flight now. */
     public Stats stats() {
-        return stats;
+        Stats s = stats;
+        return new Stats(inFlight.get(), s.running(), s.waiting(), s.freeKvBlocks(), s.totalKvBlocks(), s.prefixCachedBlocks(),
+                s.preemptions(), s.steps());
     }
 
     private void wake() {
@@ -478,10 +484,13 @@ public final class Scheduler {
         if (!running.remove(g) && waiting.remove(g)) {
             queued.decrementAndGet();
         }
+        if (!g.end()) {
+            return;
+        }
+        inFlight.decrementAndGet();
+        metrics.finished(reason, System.nanoTime() - g.submittedNanos);
         try {
-            if (g.end()) {
-                metrics.finished(reason, System.nanoTime() - g.submittedNanos);
-            }
+            g.onEnd.run();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "end hook of " + g.id + " failed", e);
         }
@@ -501,7 +510,7 @@ public final class Scheduler {
     private void publish() {
         int running = this.running.size();
         int waiting = queued.get();
-        stats = new Stats(running, waiting, pool.freeBlocks(), pool.totalBlocks(), prefixCache.blocks(), preemptions, steps);
+        stats = new Stats(inFlight.get(), running, waiting, pool.freeBlocks(), pool.totalBlocks(), prefixCache.blocks(), preemptions, steps);
         metrics.queues(running, waiting, 1 - pool.freeBlocks() / (double) pool.totalBlocks());
     }
 }

@@ -119,7 +119,7 @@ public final class ServableModels {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (true) {
             Scheduler.Stats s = scheduler.stats();
-            if (s.running() == 0 && s.waiting() == 0 && s.freeKvBlocks() + s.prefixCachedBlocks() == s.totalKvBlocks()) {
+            if (s.inFlight() == 0 && s.running() == 0 && s.waiting() == 0 && s.freeKvBlocks() + s.prefixCachedBlocks() == s.totalKvBlocks()) {
                 return s;
             }
             if (System.nanoTime() > deadline) {
