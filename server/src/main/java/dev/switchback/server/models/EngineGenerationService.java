@@ -175,10 +175,13 @@ public final class EngineGenerationService implements GenerationService {
                     "model");
         }
         try {
-            if (shuttingDown) {
-                throw unavailable("the server is shutting down");
+            // Under the same lock as shutdown's snapshot of the loaded models, so none starts serving behind it.
+            synchronized (this) {
+                if (shuttingDown) {
+                    throw unavailable("the server is shutting down");
+                }
+                loaded.add(model);
             }
-            loaded.add(model);
         } catch (RuntimeException e) {
             model.scheduler.drain();
             throw e;
@@ -221,8 +224,11 @@ public final class EngineGenerationService implements GenerationService {
 
     @Override
     public void shutdown(Duration grace) {
-        shuttingDown = true;
-        List<LoadedModel> models = loaded.all();
+        List<LoadedModel> models;
+        synchronized (this) {
+            shuttingDown = true;
+            models = loaded.all();
+        }
         List<CompletableFuture<Void>> stopped = models.stream().map(m -> m.scheduler.drain()).toList();
         CompletableFuture<Void> all = CompletableFuture.allOf(stopped.toArray(CompletableFuture[]::new));
         try {

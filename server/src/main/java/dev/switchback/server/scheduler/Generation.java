@@ -22,8 +22,8 @@ final class Generation implements GenerationService.Handle {
     final TokenHistory history = new TokenHistory();
     final TokenStream text;
     final long submittedNanos;
-    /** {@link System#nanoTime()} past which the request fails; {@link Long#MAX_VALUE} for none. */
-    final long deadlineNanos;
+    /** How long after submission the request fails; 0 for never. */
+    final long timeoutNanos;
     /** Runs once when the generation ends (the service unpins its model). */
     final Runnable onEnd;
     private final Runnable wake;
@@ -39,7 +39,7 @@ final class Generation implements GenerationService.Handle {
     private boolean ended;
 
     Generation(String id, int[] prompt, int maxTokens, GenerationListener listener, Sampler sampler, TokenStream text,
-            long submittedNanos, long deadlineNanos, Runnable onEnd, Runnable wake) {
+            long submittedNanos, long timeoutNanos, Runnable onEnd, Runnable wake) {
         this.id = id;
         this.promptLength = prompt.length;
         this.maxTokens = maxTokens;
@@ -47,7 +47,7 @@ final class Generation implements GenerationService.Handle {
         this.sampler = sampler;
         this.text = text;
         this.submittedNanos = submittedNanos;
-        this.deadlineNanos = deadlineNanos;
+        this.timeoutNanos = timeoutNanos;
         this.onEnd = onEnd;
         this.wake = wake;
         this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(maxTokens, 256));

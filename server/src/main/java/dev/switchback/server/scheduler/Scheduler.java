@@ -138,12 +138,12 @@ public final class Scheduler {
         checkFits(prompt.length, sampling.maxTokens());
         Generation g = new Generation(ID_PREFIX + NEXT_ID.incrementAndGet(), prompt, sampling.maxTokens(), listener,
                 new Sampler(sampling), new TokenStream(tokenizer, sampling.stop()), now,
-                deadline(request.timeout() != null ? request.timeout() : options.defaultTimeout(), now),
+                timeoutNanos(request.timeout()),
                 onEnd, this::wake);
         synchronized (lifecycle) {
             if (!accepting) {
                 throw new GenerationException(GenerationException.Kind.UNAVAILABLE,
-                        "model '" + model + "' is being unloaded and takes no new requests", "model");
+                        "model '" + model + "' is stopping (unloaded or evicted) and takes no new requests", "model");
             }
             if (queued.incrementAndGet() > options.maxWaiting()) {
                 queued.decrementAndGet();
@@ -210,16 +210,15 @@ public final class Scheduler {
         }
     }
 
-    private static long deadline(Duration timeout, long now) {
-        if (timeout == null || timeout.isZero()) {
-            return Long.MAX_VALUE;
+    /** A request's timeout (the default when it brings none) in nanoseconds; 0 for none. */
+    private long timeoutNanos(Duration requested) {
+        if (requested != null && (requested.isNegative() || requested.isZero())) {
+            throw new GenerationException(GenerationException.Kind.INVALID_ARGUMENT, "timeout must be positive, got "
+                    + requested, "timeout");
         }
-        if (timeout.isNegative()) {
-            throw new GenerationException(GenerationException.Kind.INVALID_ARGUMENT, "timeout must be positive, got " + timeout,
-                    "timeout");
-        }
-        long nanos = timeout.compareTo(Duration.ofDays(365)) > 0 ? Long.MAX_VALUE / 2 : timeout.toNanos();
-        return now + nanos;
+        Duration timeout = requested != null ? requested : options.defaultTimeout();
+        // Beyond a year is as good as none, and toNanos() would overflow past 292 years.
+        return timeout.compareTo(Duration.ofDays(365)) > 0 ? 0 : timeout.toNanos();
     }
 
     private void loop() {
@@ -236,6 +235,7 @@ public final class Scheduler {
             synchronized (lifecycle) {
                 accepting = false;
             }
+            runCommands(); // requests accepted before the stop must still hear how they ended
             failAll(new GenerationException(GenerationException.Kind.UNAVAILABLE, "model '" + model + "' stopped", null));
             prefixCache.clear();
             publish();
@@ -325,7 +325,7 @@ public final class Scheduler {
     private void sweep(Generation g, long now) {
         if (g.cancelled()) {
             drop(g, "cancelled");
-        } else if (now - g.deadlineNanos > 0) {
+        } else if (g.timeoutNanos > 0 && now - g.submittedNanos > g.timeoutNanos) {
             fail(g, GenerationException.Kind.DEADLINE_EXCEEDED, "request " + g.id + " passed its deadline after "
                     + g.generated() + " tokens", "deadline_exceeded");
         }

@@ -10,6 +10,7 @@ import dev.switchback.server.generation.GenerationListener.FinishReason;
 import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.scheduler.Scheduler;
 import dev.switchback.store.ModelStore;
+import dev.switchback.store.model.Architecture;
 import dev.switchback.store.tokenizer.BpeTokenizer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.file.Path;
@@ -24,18 +25,22 @@ import org.junit.jupiter.api.io.TempDir;
 /** What the service generates equals what a plain loop on the engine generates, however requests are batched. */
 class GenerationTest {
     static final String MODEL = "tiny-switch";
+    static final String BIGRAM = "tiny-bigram";
     static final String PROMPT = "The scheduler computed one token for every sequence";
 
     @TempDir
     static Path root;
     static ModelStore store;
     static Engine reference;
+    static Engine bigramReference;
     static BpeTokenizer tokenizer;
 
     @BeforeAll
     static void publish() {
         store = new ModelStore(root);
         reference = ServableModels.engine(store, ServableModels.publish(store, MODEL, ServableModels.switchUnbounded(), 11));
+        bigramReference = ServableModels.engine(store, ServableModels.publish(store, BIGRAM,
+                new Architecture.Hash(4, 1, Architecture.HashKind.bigram, 7, 0.0), 13));
         tokenizer = ServableModels.tokenizer();
     }
 
@@ -47,8 +52,12 @@ class GenerationTest {
     }
 
     static Recorder.Result run(EngineGenerationService service, String prompt, SamplingParams params) {
+        return run(service, MODEL, prompt, params);
+    }
+
+    static Recorder.Result run(EngineGenerationService service, String model, String prompt, SamplingParams params) {
         Recorder r = new Recorder();
-        service.submit(new GenerationRequest(MODEL, prompt, params, false, null), r);
+        service.submit(new GenerationRequest(model, prompt, params, false, null), r);
         return r.await();
     }
 
@@ -169,18 +178,22 @@ class GenerationTest {
         assertTrue(tokenizer.encode(longPrompt).length > 32, "the prompt spans at least two 16-token blocks");
         PrometheusRegistry registry = new PrometheusRegistry();
         try (EngineGenerationService service = new EngineGenerationService(store,
-                ServerOptions.defaults().withModels(List.of(MODEL)), registry)) {
+                ServerOptions.defaults().withModels(List.of(MODEL, BIGRAM)), registry)) {
             service.started().join();
-            Recorder.Result first = run(service, longPrompt, SamplingParams.greedy(20));
-            double hitsBefore = MetricsTest.value(registry, "switchback_prefix_cache_hit_tokens_total", "model", MODEL);
-            Recorder.Result second = run(service, longPrompt, SamplingParams.greedy(20));
-            double hits = MetricsTest.value(registry, "switchback_prefix_cache_hit_tokens_total", "model", MODEL) - hitsBefore;
-            assertEquals(0, hitsBefore);
-            // Whole blocks only, and never the last prompt token: its logits must be computed.
-            assertEquals((tokenizer.encode(longPrompt).length - 1) / 16 * 16, hits, 0, "whole prompt blocks came from the cache");
-            assertEquals(first.tokens(), second.tokens());
-            assertEquals(ServableModels.generate(reference, longPrompt, SamplingParams.greedy(20)), second.tokens());
-            assertTrue(MetricsTest.value(registry, "switchback_prefix_cache_hit_ratio", "model", MODEL) > 0);
+            // Bigram hash routing reads the token before each position: the first one after a cached prefix too.
+            for (String model : List.of(MODEL, BIGRAM)) {
+                Engine engine = model.equals(MODEL) ? reference : bigramReference;
+                Recorder.Result first = run(service, model, longPrompt, SamplingParams.greedy(20));
+                double hitsBefore = MetricsTest.value(registry, "switchback_prefix_cache_hit_tokens_total", "model", model);
+                Recorder.Result second = run(service, model, longPrompt, SamplingParams.greedy(20));
+                double hits = MetricsTest.value(registry, "switchback_prefix_cache_hit_tokens_total", "model", model) - hitsBefore;
+                assertEquals(0, hitsBefore);
+                // Whole blocks only, and never the last prompt token: its logits must be computed.
+                assertEquals((tokenizer.encode(longPrompt).length - 1) / 16 * 16, hits, 0, model + ": cached prompt blocks");
+                assertEquals(first.tokens(), second.tokens(), model);
+                assertEquals(ServableModels.generate(engine, longPrompt, SamplingParams.greedy(20)), second.tokens(), model);
+                assertTrue(MetricsTest.value(registry, "switchback_prefix_cache_hit_ratio", "model", model) > 0);
+            }
         }
     }
 
