@@ -147,9 +147,13 @@ class GenerationTest {
     @Test
     void aTinyKvPoolPreemptsYetLeavesEveryOutputUnchanged() {
         int n = 8;
+        // Half greedy, half sampled: a preempted request recomputes its tokens but keeps its random stream.
+        List<SamplingParams> params = new ArrayList<>();
         List<List<Integer>> expected = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            expected.add(ServableModels.generate(reference, prompt(i), SamplingParams.greedy(30)));
+            SamplingParams p = i % 2 == 0 ? SamplingParams.greedy(30) : new SamplingParams(0.8, 40, 0.9, 1.0, (long) i, 30, List.of());
+            params.add(p);
+            expected.add(ServableModels.generate(reference, prompt(i), p));
             assertTrue(tokenizer.encode(prompt(i)).length + 30 <= 4 * 32, "request " + i + " fits the pool alone");
         }
         // 32 blocks of 4 positions: each request fits alone, eight together need several times more.
@@ -158,7 +162,7 @@ class GenerationTest {
             List<Recorder> recorders = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 Recorder r = new Recorder();
-                service.submit(new GenerationRequest(MODEL, prompt(i), SamplingParams.greedy(30), false, null), r);
+                service.submit(new GenerationRequest(MODEL, prompt(i), params.get(i), false, null), r);
                 recorders.add(r);
             }
             for (int i = 0; i < n; i++) {

@@ -130,6 +130,27 @@ class SchedulerTest {
     }
 
     @Test
+    void anIdleSchedulerWaitsInsteadOfSpinning() throws Exception {
+        Engine engine = ServableModels.engine(store, dir);
+        Scheduler s = new Scheduler("idle-check", engine, ServableModels.tokenizer(), new SchedulerOptions(16, 4, 64, 64, 0,
+                Duration.ZERO), new ServingMetrics(new PrometheusRegistry()).forModel("idle-check", List.of(1), 4)).start();
+        try {
+            Thread thread = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("scheduler-idle-check")).findFirst().orElseThrow();
+            for (int i = 0; i < 2000 && thread.getState() != Thread.State.WAITING; i++) {
+                Thread.sleep(1);
+            }
+            assertEquals(Thread.State.WAITING, thread.getState());
+            long steps = s.stats().steps();
+            Thread.sleep(20);
+            assertEquals(steps, s.stats().steps());
+            assertEquals(Thread.State.WAITING, thread.getState(), "still parked with nothing to do");
+        } finally {
+            s.drain().join();
+        }
+    }
+
+    @Test
     void drainFinishesAcceptedRequestsThenRefusesWithUnavailable() {
         Engine engine = ServableModels.engine(store, dir);
         Scheduler s = scheduler(engine::forward, engine, new SchedulerOptions(16, 4, 64, 64, 0, Duration.ZERO));
