@@ -1,0 +1,2 @@
+/** Prometheus metrics of serving: latency, queues, KV and prefix cache, tokens, and per-expert load. */
+package dev.switchback.server.metrics;

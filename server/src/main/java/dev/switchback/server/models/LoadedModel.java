@@ -1,0 +1,105 @@
+package dev.switchback.server.models;
+
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.server.generation.GenerationException;
+import dev.switchback.server.generation.GenerationService.ModelCard;
+import dev.switchback.server.metrics.ModelMetrics;
+import dev.switchback.server.metrics.ServingMetrics;
+import dev.switchback.server.scheduler.Scheduler;
+import dev.switchback.store.ModelRef;
+import dev.switchback.store.ModelStore;
+import dev.switchback.store.OpenedModel;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import dev.switchback.store.tokenizer.BpeTokenizer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A model in memory and serving: its engine, tokenizer and scheduler. Pinned while it has requests in flight, so
+ * the loaded-models cache never evicts a busy model.
+ */
+final class LoadedModel {
+    final ModelRef ref;
+    final ModelCard card;
+    final Scheduler scheduler;
+    final long weightBytes;
+    private final AtomicInteger pins = new AtomicInteger();
+
+    private LoadedModel(ModelRef ref, ModelCard card, Scheduler scheduler, long weightBytes) {
+        this.ref = ref;
+        this.card = card;
+        this.scheduler = scheduler;
+        this.weightBytes = weightBytes;
+    }
+
+    /**
+     * Opens (verifying every checksum, so a partly written or altered model is never served), loads the weights
+     * and starts the scheduler.
+     */
+    static LoadedModel load(ModelStore store, ModelRef ref, ServerOptions options, ServingMetrics metrics) throws IOException {
+        Engine engine;
+        BpeTokenizer tokenizer;
+        ModelCard card;
+        try (OpenedModel opened = store.open(ref.dir())) {
+            ModelConfig config = opened.config();
+            tokenizer = BpeTokenizer.load(opened.tokenizerFile());
+            if (tokenizer.vocabSize() > config.vocabSize()) {
+                throw new IllegalArgumentException("the tokenizer of " + ref + " has " + tokenizer.vocabSize()
+                        + " tokens but the model's vocabulary only " + config.vocabSize());
+            }
+            // The engine copies the weights out of the mapped files, so the folder can be closed after this.
+            engine = Engine.load(opened, options.engineFor(config));
+            card = ModelCatalog.card(ref, opened.manifest(), true);
+        }
+        ModelConfig config = engine.config();
+        Architecture.Sparse sparse = config.architecture().sparse();
+        ModelMetrics modelMetrics = metrics.forModel(ref.name(), sparseLayers(config), sparse == null ? 0 : sparse.experts());
+        Scheduler scheduler = new Scheduler(ref.name(), engine, tokenizer, options.scheduler(), modelMetrics).start();
+        return new LoadedModel(ref, card, scheduler, weightBytes(config, engine.weights().format()));
+    }
+
+    /** Bytes of weights a model of this config takes in memory, all experts included. */
+    static long weightBytes(ModelConfig config, WeightFormat format) {
+        return config.totalParameters() * (format == WeightFormat.BF16 ? 2 : 4);
+    }
+
+    private static List<Integer> sparseLayers(ModelConfig config) {
+        List<Integer> layers = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            if (config.architecture().isSparseLayer(l)) {
+                layers.add(l);
+            }
+        }
+        return layers;
+    }
+
+    String name() {
+        return ref.name();
+    }
+
+    /** Called inside the cache's atomic compute, so eviction cannot slip between the lookup and the pin. */
+    void pin() {
+        pins.incrementAndGet();
+    }
+
+    /** True when this was the last pin: the model is idle and may be evicted once re-weighed. */
+    boolean unpin() {
+        return pins.decrementAndGet() == 0;
+    }
+
+    boolean pinned() {
+        return pins.get() > 0;
+    }
+
+    /** Refuses a model whose weights alone exceed the loaded-models budget. */
+    static void checkFits(ModelRef ref, long bytes, long budget) {
+        if (bytes > budget) {
+            throw new GenerationException(GenerationException.Kind.RESOURCE_EXHAUSTED, "model " + ref + " needs " + bytes
+                    + " bytes of weights, more than the server's loaded-models budget of " + budget, "model");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package dev.switchback.server.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchback.kernels.kv.BlockPool;
+import dev.switchback.server.scheduler.SchedulerOptions;
+import dev.switchback.store.model.ModelConfig;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/** Options are checked at construction, each complaint naming its field. */
+class ServerOptionsTest {
+    static void refused(String field, Supplier<?> build) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, build::get);
+        assertTrue(e.getMessage().startsWith(field + " "), field + ": " + e.getMessage());
+    }
+
+    @Test
+    void everyBadFieldIsNamed() {
+        ServerOptions d = ServerOptions.defaults();
+        refused("models", () -> d.withModels(List.of("a", "a")));
+        refused("models", () -> d.withModels(List.of(" ")));
+        refused("maxWaiting", () -> d.withBatching(0, 4, 8, 8));
+        refused("maxRunning", () -> d.withBatching(8, 0, 8, 8));
+        refused("tokenBudget", () -> d.withBatching(8, 16, 8, 8));
+        refused("prefillChunk", () -> d.withBatching(8, 4, 8, 0));
+        refused("kvBlockSize", () -> d.withKvBlocks(0, 8));
+        refused("kvBlocks", () -> d.withKvBlocks(16, -1));
+        refused("kvCacheBytes", () -> d.withKvCacheBytes(0));
+        refused("prefixCacheBytes", () -> d.withPrefixCacheBytes(-1));
+        refused("loadedModelsBytes", () -> d.withLoadedModelsBytes(0));
+        refused("defaultMaxTokens", () -> d.withDefaultMaxTokens(0));
+        refused("requestTimeout", () -> d.withRequestTimeout(Duration.ofSeconds(-1)));
+        refused("defaultTimeout", () -> new SchedulerOptions(1, 1, 1, 1, 0, null));
+    }
+
+    @Test
+    void theKvPoolIsSizedByBlocksOrByBytes() {
+        ModelConfig config = ServableModels.config(ServableModels.switchUnbounded());
+        assertEquals(40, ServerOptions.defaults().withKvBlocks(8, 40).kvBlocksFor(config));
+        long blockBytes = BlockPool.blockBytes(16, config.layers(), config.dModel());
+        assertEquals(10, ServerOptions.defaults().withKvCacheBytes(10 * blockBytes + 1).kvBlocksFor(config));
+        assertEquals(1, ServerOptions.defaults().withKvCacheBytes(1).kvBlocksFor(config), "at least one block");
+        SchedulerOptions scheduler = ServerOptions.defaults().scheduler();
+        assertEquals(16, scheduler.maxRunning());
+        assertEquals(Duration.ofMinutes(10), scheduler.defaultTimeout());
+    }
+}

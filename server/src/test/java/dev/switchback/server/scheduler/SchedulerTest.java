@@ -1,0 +1,165 @@
+package dev.switchback.server.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.sampling.SamplingParams;
+import dev.switchback.server.generation.GenerationException;
+import dev.switchback.server.generation.GenerationException.Kind;
+import dev.switchback.server.generation.GenerationRequest;
+import dev.switchback.server.metrics.ServingMetrics;
+import dev.switchback.server.models.Recorder;
+import dev.switchback.server.models.ServableModels;
+import dev.switchback.store.ModelStore;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The scheduler against its model runner: what each forward step holds, and an engine that fails. */
+class SchedulerTest {
+    static final String PROMPT = "The scheduler computed one token for every sequence";
+
+    @TempDir
+    static Path root;
+    static ModelStore store;
+    static Path dir;
+    static Engine reference;
+
+    @BeforeAll
+    static void publish() {
+        store = new ModelStore(root);
+        dir = ServableModels.publish(store, "m", ServableModels.switchUnbounded(), 11);
+        reference = ServableModels.engine(store, dir);
+    }
+
+    static Scheduler scheduler(Scheduler.ModelRunner runner, Engine engine, SchedulerOptions options) {
+        return new Scheduler("m", engine, runner, ServableModels.tokenizer(), options,
+                new ServingMetrics(new PrometheusRegistry()).forModel("m", List.of(1), 4)).start();
+    }
+
+    static Recorder submit(Scheduler s, String prompt, int maxTokens) {
+        Recorder r = new Recorder();
+        s.submit(new GenerationRequest("m", prompt, SamplingParams.greedy(maxTokens), false, null), r, () -> {});
+        return r;
+    }
+
+    @Test
+    void longPromptsArriveInChunksBesideEveryDecodeUnderTheTokenBudget() throws Exception {
+        Engine engine = ServableModels.engine(store, dir);
+        List<int[]> calls = new CopyOnWriteArrayList<>(); // tokens per step, per forward call
+        Scheduler s = scheduler(steps -> {
+            calls.add(steps.stream().mapToInt(st -> st.tokens().length).toArray());
+            return engine.forward(steps);
+        }, engine, new SchedulerOptions(16, 2, 9, 8, 0, Duration.ZERO));
+        try {
+            Recorder decoding = submit(s, "In the beginning", 60);
+            while (decoding.tokenCount() < 2) {
+                Thread.sleep(1);
+            }
+            String longPrompt = (PROMPT + " ").repeat(2) + "then chunks of prompts";
+            assertTrue(ServableModels.tokenizer().encode(longPrompt).length > 40);
+            Recorder prefilling = submit(s, longPrompt, 5);
+            assertEquals(ServableModels.generate(reference, longPrompt, SamplingParams.greedy(5)), prefilling.await().tokens());
+            assertEquals(ServableModels.generate(reference, "In the beginning", SamplingParams.greedy(60)), decoding.await().tokens());
+            int chunkCalls = 0;
+            for (int[] call : calls) {
+                int total = 0;
+                boolean chunk = false;
+                boolean decode = false;
+                for (int n : call) {
+                    total += n;
+                    chunk |= n > 1;
+                    decode |= n == 1;
+                    assertTrue(n <= 8, "a prompt chunk is at most prefillChunk tokens");
+                }
+                assertTrue(total <= 9, "a step computes at most the token budget");
+                if (chunk && call.length == 2) {
+                    assertTrue(decode, "the decoding sequence kept its token in every step");
+                    chunkCalls++;
+                }
+            }
+            assertTrue(chunkCalls >= 5, "the long prompt took several chunked steps: " + chunkCalls);
+        } finally {
+            s.drain().join();
+        }
+    }
+
+    @Test
+    void anEngineFailureFailsOnlyItsBatchAndTheSchedulerKeepsServing() {
+        Engine engine = ServableModels.engine(store, dir);
+        AtomicInteger forwardCalls = new AtomicInteger();
+        Scheduler s = scheduler(steps -> {
+            if (forwardCalls.incrementAndGet() == 4) {
+                throw new IllegalStateException("device lost");
+            }
+            return engine.forward(steps);
+        }, engine, new SchedulerOptions(16, 4, 64, 64, 0, Duration.ZERO));
+        try {
+            List<Recorder> batch = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                batch.add(submit(s, PROMPT, 20));
+            }
+            int failed = 0;
+            for (Recorder r : batch) {
+                Recorder.Result result = r.await();
+                if (result.error() != null) {
+                    assertEquals(Kind.INTERNAL, result.error().kind());
+                    failed++;
+                }
+            }
+            assertTrue(failed > 0, "the failed step's requests were told");
+            Recorder after = submit(s, PROMPT, 20);
+            assertEquals(ServableModels.generate(reference, PROMPT, SamplingParams.greedy(20)), after.await().tokens());
+            Scheduler.Stats idle = ServableModels.awaitIdle(s);
+            assertEquals(idle.totalKvBlocks(), idle.freeKvBlocks(), "failed requests gave their blocks back");
+        } finally {
+            s.drain().join();
+        }
+    }
+
+    @Test
+    void anIdleSchedulerWaitsInsteadOfSpinning() throws Exception {
+        Engine engine = ServableModels.engine(store, dir);
+        Scheduler s = new Scheduler("idle-check", engine, ServableModels.tokenizer(), new SchedulerOptions(16, 4, 64, 64, 0,
+                Duration.ZERO), new ServingMetrics(new PrometheusRegistry()).forModel("idle-check", List.of(1), 4)).start();
+        try {
+            Thread thread = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("scheduler-idle-check")).findFirst().orElseThrow();
+            for (int i = 0; i < 2000 && thread.getState() != Thread.State.WAITING; i++) {
+                Thread.sleep(1);
+            }
+            assertEquals(Thread.State.WAITING, thread.getState());
+            long steps = s.stats().steps();
+            Thread.sleep(20);
+            assertEquals(steps, s.stats().steps());
+            assertEquals(Thread.State.WAITING, thread.getState(), "still parked with nothing to do");
+        } finally {
+            s.drain().join();
+        }
+    }
+
+    @Test
+    void drainFinishesAcceptedRequestsThenRefusesWithUnavailable() {
+        Engine engine = ServableModels.engine(store, dir);
+        Scheduler s = scheduler(engine::forward, engine, new SchedulerOptions(16, 4, 64, 64, 0, Duration.ZERO));
+        Recorder accepted = submit(s, PROMPT, 20);
+        CompletableFuture<Void> drained = s.drain();
+        assertNull(accepted.await().error());
+        drained.join();
+        GenerationException e = assertThrows(GenerationException.class, () -> submit(s, PROMPT, 5));
+        assertEquals(Kind.UNAVAILABLE, e.kind());
+        assertNotNull(s.stats());
+    }
+}
