@@ -22,18 +22,37 @@ final class Attention {
         this.rotary = rotary;
     }
 
-    /** x: [B, S, d] → [B, S, d]. */
-    NDArray forward(NDArray x, NDManager m) {
+    /**
+     * x: [B, S, d] → [B, S, d]. Over the whole sequence from position 0, or, when {@code pass} decodes with a
+     * {@link KvCache}, over the cached positions of (ladder pass, {@code layer}) plus these S new ones.
+     */
+    NDArray forward(NDArray x, int layer, ForwardPass pass) {
         Shape shape = x.getShape();
         long b = shape.get(0);
         long s = shape.get(1);
-        long d = shape.get(2);
-        long hd = d / heads;
-        NDArray q = rotary.apply(split(Ops.linear(x, wq), b, s, hd), m);
-        NDArray k = rotary.apply(split(Ops.linear(x, wk), b, s, hd), m);
+        long hd = shape.get(2) / heads;
+        NDArray q = split(Ops.linear(x, wq), b, s, hd);
+        NDArray k = split(Ops.linear(x, wk), b, s, hd);
         NDArray v = split(Ops.linear(x, wv), b, s, hd);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Host.scalar(q, 1 / Math.sqrt(hd))).add(causalMask(m, (int) s));
-        NDArray y = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, s, d);
+        KvCache cache = pass.kvCache();
+        if (cache == null) {
+            NDManager m = pass.manager();
+            return attend(rotary.apply(q, m), rotary.apply(k, m), v, causalMask(m, (int) s, 0));
+        }
+        Rotary.Angles angles = cache.chunkAngles();
+        KvCache.Attended all = cache.append(pass.ladderPass(), layer, rotary.apply(k, angles), v);
+        return attend(rotary.apply(q, angles), all.keys(), all.values(), cache.chunkMask());
+    }
+
+    /** q: [B, H, S, hd] against k, v: [B, H, T, hd]; mask [S, T] or null → [B, S, d]. */
+    private NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask) {
+        Shape shape = q.getShape();
+        long hd = shape.get(3);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Host.scalar(q, 1 / Math.sqrt(hd)));
+        if (mask != null) {
+            scores = scores.add(mask);
+        }
+        NDArray y = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(shape.get(0), shape.get(2), heads * hd);
         return Ops.linear(y, wo);
     }
 
@@ -41,13 +60,15 @@ final class Attention {
         return x.reshape(b, s, heads, hd).transpose(0, 2, 1, 3);
     }
 
-    private static NDArray causalMask(NDManager m, int s) {
-        float[] mask = new float[s * s];
+    /** [S, past + S]: query i (at position past + i) sees keys 0..past + i. */
+    static NDArray causalMask(NDManager m, int s, int past) {
+        int t = past + s;
+        float[] mask = new float[s * t];
         for (int i = 0; i < s; i++) {
-            for (int j = i + 1; j < s; j++) {
-                mask[i * s + j] = Float.NEGATIVE_INFINITY;
+            for (int j = past + i + 1; j < t; j++) {
+                mask[i * t + j] = Float.NEGATIVE_INFINITY;
             }
         }
-        return Host.floats(m, mask, new Shape(s, s));
+        return Host.floats(m, mask, new Shape(s, t));
     }
 }

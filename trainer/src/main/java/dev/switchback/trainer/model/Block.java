@@ -26,7 +26,7 @@ final class Block {
     }
 
     NDArray forward(NDArray x, ForwardPass pass) {
-        NDArray a = attention.forward(Ops.rmsNorm(x, attnNorm, eps), pass.manager());
+        NDArray a = attention.forward(Ops.rmsNorm(x, attnNorm, eps), layer, pass);
         NDArray h = x.add(Ops.dropout(a, dropout, pass.training()));
         NDArray n = Ops.rmsNorm(h, ffnNorm, eps);
         NDArray f = experts != null ? experts.forward(n, layer, pass) : dense.forward(n, pass.training());

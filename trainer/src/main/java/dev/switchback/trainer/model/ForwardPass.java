@@ -11,6 +11,7 @@ public final class ForwardPass {
     private final NDManager manager;
     private final boolean training;
     private final Supplier<Routing> hashRouting;
+    private final KvCache kvCache;
     private final List<LayerRouting> routings = new ArrayList<>();
     private Routing hashCache;
     private int ladderPass;
@@ -20,9 +21,15 @@ public final class ForwardPass {
     public record LayerRouting(int layer, int ladderPass, Routing routing) {}
 
     ForwardPass(NDManager manager, boolean training, Supplier<Routing> hashRouting) {
+        this(manager, training, hashRouting, null);
+    }
+
+    /** A pass over new positions only, attending to those already in {@code kvCache} (inference). */
+    ForwardPass(NDManager manager, boolean training, Supplier<Routing> hashRouting, KvCache kvCache) {
         this.manager = manager;
         this.training = training;
         this.hashRouting = hashRouting;
+        this.kvCache = kvCache;
     }
 
     NDManager manager() {
@@ -39,6 +46,15 @@ public final class ForwardPass {
             hashCache = hashRouting.get();
         }
         return hashCache;
+    }
+
+    /** The cache of earlier positions when decoding incrementally; null for a pass over whole sequences. */
+    KvCache kvCache() {
+        return kvCache;
+    }
+
+    int ladderPass() {
+        return ladderPass;
     }
 
     void beginLadderPass(int p) {

@@ -9,6 +9,7 @@ import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 
 /**
  * A decoder-only GPT (rotary positions, pre-RMSNorm, GELU FFN) of any {@link Architecture}: token embedding →
@@ -19,6 +20,7 @@ public final class Gpt implements AutoCloseable {
     private final double dropout;
     private final Parameters params;
     private final HashRouting hash;
+    private final Rotary rotary;
     private final LadderStack stack;
 
     private Gpt(ModelConfig config, double dropout, Parameters params, HashRouting hash) {
@@ -26,7 +28,8 @@ public final class Gpt implements AutoCloseable {
         this.dropout = dropout;
         this.params = params;
         this.hash = hash;
-        this.stack = buildStack();
+        this.rotary = new Rotary(config.headSize(), config.contextLength(), config.ropeTheta());
+        this.stack = stack(params::get);
     }
 
     /**
@@ -98,35 +101,35 @@ public final class Gpt implements AutoCloseable {
         }
     }
 
-    private LadderStack buildStack() {
-        Rotary rotary = new Rotary(config.headSize(), config.contextLength(), config.ropeTheta());
+    /** The block stack over weights looked up by store name: the parameters, or (for inference) views of them. */
+    LadderStack stack(Function<String, NDArray> weights) {
         float eps = (float) config.normEps();
         Architecture.Sparse sparse = config.architecture().sparse();
         List<Block> blocks = new ArrayList<>();
         for (int i = 0; i < config.layers(); i++) {
-            Attention attention = new Attention(params.get(TensorNames.attnWq(i)), params.get(TensorNames.attnWk(i)),
-                    params.get(TensorNames.attnWv(i)), params.get(TensorNames.attnWo(i)), config.heads(), rotary);
+            Attention attention = new Attention(weights.apply(TensorNames.attnWq(i)), weights.apply(TensorNames.attnWk(i)),
+                    weights.apply(TensorNames.attnWv(i)), weights.apply(TensorNames.attnWo(i)), config.heads(), rotary);
             FeedForward dense = null;
             ExpertFfn experts = null;
             if (config.architecture().isSparseLayer(i)) {
                 FeedForward[] ffns = new FeedForward[sparse.experts()];
                 for (int e = 0; e < ffns.length; e++) {
-                    ffns[e] = new FeedForward(params.get(TensorNames.expertW1(i, e)), params.get(TensorNames.expertW2(i, e)),
-                            sparse.expertDropout());
+                    ffns[e] = new FeedForward(weights.apply(TensorNames.expertW1(i, e)),
+                            weights.apply(TensorNames.expertW2(i, e)), sparse.expertDropout());
                 }
                 Router router = switch (sparse) {
-                    case Architecture.Switch s -> new Router(params.get(TensorNames.router(i)), s.experts(), 1,
+                    case Architecture.Switch s -> new Router(weights.apply(TensorNames.router(i)), s.experts(), 1,
                             s.capacityFactorTrain(), s.capacityFactorEval(), s.balanceLossAlpha());
-                    case Architecture.TopK t -> new Router(params.get(TensorNames.router(i)), t.experts(), t.k(),
+                    case Architecture.TopK t -> new Router(weights.apply(TensorNames.router(i)), t.experts(), t.k(),
                             t.capacityFactorTrain(), t.capacityFactorEval(), t.balanceLossAlpha());
                     case Architecture.Hash h -> null;
                 };
                 experts = new ExpertFfn(ffns, router);
             } else {
-                dense = new FeedForward(params.get(TensorNames.ffnW1(i)), params.get(TensorNames.ffnW2(i)), 0);
+                dense = new FeedForward(weights.apply(TensorNames.ffnW1(i)), weights.apply(TensorNames.ffnW2(i)), 0);
             }
-            blocks.add(new Block(i, params.get(TensorNames.attnNorm(i)), attention, params.get(TensorNames.ffnNorm(i)), dense,
-                    experts, eps, dropout));
+            blocks.add(new Block(i, weights.apply(TensorNames.attnNorm(i)), attention, weights.apply(TensorNames.ffnNorm(i)),
+                    dense, experts, eps, dropout));
         }
         return new LadderStack(blocks, config.architecture().passes());
     }
@@ -142,10 +145,18 @@ public final class Gpt implements AutoCloseable {
         NDArray ids = Host.ints(manager, tokens);
         NDArray x = Ops.dropout(params.get(TensorNames.TOK_EMB).get(ids), dropout, training);
         x = stack.forward(x, pass);
-        x = Ops.rmsNorm(x, params.get(TensorNames.FINAL_NORM), (float) config.normEps());
-        NDArray head = params.get(config.tiedEmbeddings() ? TensorNames.TOK_EMB : TensorNames.LM_HEAD);
-        pass.setLogits(Ops.linear(x, head));
+        pass.setLogits(logits(x, params::get));
         return pass;
+    }
+
+    /** Final norm and output projection of hidden states [.., d] → [.., vocab], over weights looked up by store name. */
+    NDArray logits(NDArray hidden, Function<String, NDArray> weights) {
+        NDArray x = Ops.rmsNorm(hidden, weights.apply(TensorNames.FINAL_NORM), (float) config.normEps());
+        return Ops.linear(x, weights.apply(config.tiedEmbeddings() ? TensorNames.TOK_EMB : TensorNames.LM_HEAD));
+    }
+
+    Rotary rotary() {
+        return rotary;
     }
 
     /** Mean next-token cross-entropy of logits [B, S, V] against targets [B][S]. */
