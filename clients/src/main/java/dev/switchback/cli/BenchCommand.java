@@ -1,0 +1,214 @@
+package dev.switchback.cli;
+
+import ai.djl.ndarray.NDManager;
+import dev.switchback.cli.bench.Bandwidth;
+import dev.switchback.cli.bench.EngineDecode;
+import dev.switchback.cli.bench.RandomModels;
+import dev.switchback.kernels.cpu.Parallel;
+import dev.switchback.kernels.engine.CpuBackend;
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.ModelWeights;
+import dev.switchback.kernels.engine.TensorSource;
+import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import dev.switchback.trainer.TrainConfig;
+import dev.switchback.trainer.model.Gpt;
+import dev.switchback.trainer.model.IncrementalDecoder;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code switchback bench}: benchmarks that print the tables of docs/benchmarks.md. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost).",
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class})
+final class BenchCommand {
+
+    /** The large generated config of the benchmarks: d_model 1024, 8 layers, 16 experts in every 2nd block. */
+    static ModelConfig largeSwitch() {
+        return new ModelConfig(4096, 1024, 8, 16, 4096, 256, true, 10000, 1e-5,
+                new Architecture.Switch(16, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0));
+    }
+
+    static Engine engine(RandomModels.Weights w, WeightFormat format, int maxSequences) {
+        ModelWeights weights = ModelWeights.load(w.config(), TensorSource.of(w.values(), w.shapes(), w.ints()), format);
+        return new Engine(weights, new CpuBackend(Parallel.shared()), null,
+                Engine.Options.defaults().withFormat(format).withMaxSequences(maxSequences));
+    }
+
+    static List<Integer> ints(String csv) {
+        List<Integer> out = new ArrayList<>();
+        for (String s : csv.split(",")) {
+            out.add(Integer.parseInt(s.strip()));
+        }
+        return out;
+    }
+
+    /** Decode throughput of the engine against DJL/PyTorch and the memory-bandwidth roofline. */
+    @Command(name = "decode", mixinStandardHelpOptions = true,
+            description = "Decode tokens/s of the native engine vs the same model through DJL/PyTorch, and vs the roofline.")
+    static final class Decode implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "A training config whose model is benchmarked with random weights.")
+        Path config;
+
+        @Option(names = "--large", description = "The large generated config (d_model 1024, 8 layers, 16 experts).")
+        boolean large;
+
+        @Option(names = "--batch", defaultValue = "1,16", paramLabel = "B,...", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+        String batches;
+
+        @Option(names = "--dtype", defaultValue = "F32,BF16", split = ",", paramLabel = "F32|BF16", description = "Engine weight formats (default: ${DEFAULT-VALUE}).")
+        List<WeightFormat> formats;
+
+        @Option(names = "--prompt-len", defaultValue = "16", paramLabel = "N")
+        int promptLen;
+
+        @Option(names = "--steps", defaultValue = "32", paramLabel = "N", description = "Timed decode steps (default: ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Option(names = "--warmup", defaultValue = "8", paramLabel = "N")
+        int warmup;
+
+        @Option(names = "--repeats", defaultValue = "3", paramLabel = "N", description = "Best of N runs (default: ${DEFAULT-VALUE}).")
+        int repeats;
+
+        @Option(names = "--no-djl", description = "Skip the DJL/PyTorch baseline.")
+        boolean noDjl;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((config == null) == !large) {
+                throw new IllegalArgumentException("give exactly one of --config FILE or --large");
+            }
+            ModelConfig model = large ? largeSwitch() : TrainConfig.load(config).model();
+            String name = large ? "large-switch" : config.getFileName().toString().replace(".json", "");
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "%s: %s, %,d parameters (%,d active non-embedding), %d threads%n", name,
+                    model.architecture().kind(), model.totalParameters(), model.activeNonEmbeddingParameters(),
+                    Parallel.shared().threads());
+            double bandwidth = Bandwidth.copyBytesPerSecond(Parallel.shared(), 512, 5);
+            out.printf(Locale.ROOT, "copy bandwidth %.1f GB/s (read + write)%n", bandwidth / 1e9);
+            RandomModels.Weights weights = RandomModels.generate(model, 7);
+            List<Integer> bs = ints(batches);
+            int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
+            double[] djl = new double[bs.size()];
+            if (!noDjl) {
+                // Same number of threads for both engines, unless the caller set PyTorch's explicitly.
+                if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+                    System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(Parallel.shared().threads()));
+                    System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+                }
+                try (NDManager manager = NDManager.newBaseManager();
+                        Gpt gpt = Gpt.fromTensors(manager, model, 0, weights.hash(), weights.values())) {
+                    for (int i = 0; i < bs.size(); i++) {
+                        djl[i] = IncrementalDecoder.decodeTokensPerSecond(gpt, bs.get(i), promptLen, steps, warmup);
+                    }
+                }
+            }
+            out.println("| model | weights | batch | engine tok/s | DJL tok/s | engine ÷ DJL | weight MB/token | roofline tok/s | % of roofline |");
+            out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            for (WeightFormat format : formats) {
+                Engine engine = engine(weights, format, maxBatch);
+                long bytes = engine.weights().activeBytesPerToken();
+                double roofline = bandwidth / bytes;
+                for (int i = 0; i < bs.size(); i++) {
+                    int b = bs.get(i);
+                    double tps = EngineDecode.tokensPerSecond(engine, b, promptLen, steps, warmup, repeats, 11);
+                    out.printf(Locale.ROOT, "| %s | %s | %d | %.1f | %s | %s | %.2f | %s | %s |%n", name, format, b, tps,
+                            noDjl ? "–" : String.format(Locale.ROOT, "%.1f", djl[i]),
+                            noDjl ? "–" : String.format(Locale.ROOT, "%.2f×", tps / djl[i]), bytes / 1e6,
+                            b == 1 ? String.format(Locale.ROOT, "%.1f", roofline) : "–",
+                            b == 1 ? String.format(Locale.ROOT, "%.0f%%", 100 * tps / roofline) : "–");
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+    }
+
+    /** Decode cost of Switch models with many experts against the dense model of the same active size. */
+    @Command(name = "moe", mixinStandardHelpOptions = true,
+            description = "Decode time per token of switch models with N experts vs the dense model with the same active parameters.")
+    static final class Moe implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--experts", defaultValue = "8,32", paramLabel = "N,...")
+        String experts;
+
+        @Option(names = "--batch", defaultValue = "1,16", paramLabel = "B,...")
+        String batches;
+
+        @Option(names = "--d-model", defaultValue = "128")
+        int dModel;
+
+        @Option(names = "--layers", defaultValue = "4")
+        int layers;
+
+        @Option(names = "--d-ff", defaultValue = "512")
+        int dFf;
+
+        @Option(names = "--dtype", defaultValue = "F32")
+        WeightFormat format;
+
+        @Option(names = "--steps", defaultValue = "64")
+        int steps;
+
+        @Option(names = "--repeats", defaultValue = "5")
+        int repeats;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            List<Integer> bs = ints(batches);
+            int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
+            List<ModelConfig> models = new ArrayList<>();
+            models.add(config(new Architecture.Dense()));
+            for (int e : ints(experts)) {
+                models.add(config(new Architecture.Switch(e, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0)));
+            }
+            out.println("| model | experts | total params | active non-emb | batch | ms/token | vs dense |");
+            out.println("|---|---:|---:|---:|---:|---:|---:|");
+            List<Engine> engines = new ArrayList<>();
+            for (ModelConfig m : models) {
+                engines.add(engine(RandomModels.generate(m, 3), format, maxBatch));
+            }
+            // One untimed pass over every model and batch first, so the JIT has compiled all paths before any timing.
+            for (Engine engine : engines) {
+                for (int b : bs) {
+                    EngineDecode.tokensPerSecond(engine, b, 16, steps, 16, 1, 5);
+                }
+            }
+            double[] dense = new double[bs.size()];
+            for (int j = 0; j < models.size(); j++) {
+                ModelConfig m = models.get(j);
+                int n = m.architecture().sparse() == null ? 1 : m.architecture().sparse().experts();
+                for (int i = 0; i < bs.size(); i++) {
+                    double tps = EngineDecode.tokensPerSecond(engines.get(j), bs.get(i), 16, steps, 16, repeats, 5);
+                    double ms = 1000 / tps;
+                    if (n == 1) {
+                        dense[i] = ms;
+                    }
+                    out.printf(Locale.ROOT, "| %s | %d | %,d | %,d | %d | %.3f | %+.1f%% |%n", m.architecture().kind(), n,
+                            m.totalParameters(), m.activeNonEmbeddingParameters(), bs.get(i), ms, 100 * (ms / dense[i] - 1));
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+
+        private ModelConfig config(Architecture arch) {
+            return new ModelConfig(4096, dModel, layers, Math.max(1, dModel / 32), dFf, 128, true, 10000, 1e-5, arch);
+        }
+    }
+}
