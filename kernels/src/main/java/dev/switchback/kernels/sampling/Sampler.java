@@ -39,6 +39,7 @@ public final class Sampler {
      * chosen token to {@code history} before the next call.
      */
     public Sample next(float[] logits, int offset, int vocab, TokenHistory history) {
+        Objects.requireNonNull(history, "history");
         if (vocab < 1) {
             throw new IllegalArgumentException("vocab must be >= 1, got " + vocab);
         }
@@ -56,33 +57,13 @@ public final class Sampler {
         if (params.isGreedy()) {
             // The best token's weight is exp(0) = 1, so its log-probability is -log(total).
             double total = LogitKernels.expSums(x, vocab, max, 1, blockSums, null);
-            return new Sample(indexOf(max, vocab), (float) -Math.log(total));
+            return new Sample(indexOf(max, vocab), logprob(-Math.log(total)));
         }
         int k = params.topK();
         if (k > 0 && k < vocab) {
-            if (topK == null || topK.length < k) {
-                topK = new long[k];
-            }
-            Ranking.topK(x, vocab, k, topK);
-            support.clear();
-            for (int r = 0; r < k; r++) {
-                int t = Ranking.token(topK[r]);
-                support.add(t, LogitKernels.weight(x[t], max, scale));
-            }
-            if (params.topP() < 1) {
-                support.truncateToNucleus(params.topP());
-            }
-            return sample(support.draw(random.nextDouble()), max, support.total());
+            return drawFromTopK(vocab, k, max);
         }
-        if (params.topP() < 1) {
-            if (weights == null || weights.length < vocab) {
-                weights = new double[x.length];
-            }
-            double total = LogitKernels.expSums(x, vocab, max, scale, blockSums, weights);
-            nucleus.select(x, vocab, max, scale, weights, total, params.topP(), support);
-            return sample(support.draw(random.nextDouble()), max, support.total());
-        }
-        return drawFromAll(vocab, max);
+        return params.topP() < 1 ? drawFromNucleus(vocab, max) : drawFromAll(vocab, max);
     }
 
     /** CTRL's penalty on each distinct token seen: positive logits divided by it, negative ones multiplied. */
@@ -123,6 +104,33 @@ public final class Sampler {
         throw new IllegalStateException("no logit equals " + value);
     }
 
+    /** Top-k, then top-p over the k tokens, which top-k leaves ranked. */
+    private Sample drawFromTopK(int vocab, int k, float max) {
+        if (topK == null || topK.length < k) {
+            topK = new long[k];
+        }
+        Ranking.topK(x, vocab, k, topK);
+        support.clear();
+        for (int r = 0; r < k; r++) {
+            int t = Ranking.token(topK[r]);
+            support.add(t, LogitKernels.weight(x[t], max, scale));
+        }
+        if (params.topP() < 1) {
+            support.truncateToNucleus(params.topP());
+        }
+        return sample(support.draw(random.nextDouble()), max, support.total());
+    }
+
+    /** Top-p over the whole vocabulary. */
+    private Sample drawFromNucleus(int vocab, float max) {
+        if (weights == null || weights.length < vocab) {
+            weights = new double[x.length];
+        }
+        double total = LogitKernels.expSums(x, vocab, max, scale, blockSums, weights);
+        nucleus.select(x, vocab, max, scale, weights, total, params.topP(), support);
+        return sample(support.draw(random.nextDouble()), max, support.total());
+    }
+
     /** Draws from the whole vocabulary: finds the block holding u, then the token within it. */
     private Sample drawFromAll(int vocab, float max) {
         double total = LogitKernels.expSums(x, vocab, max, scale, blockSums, null);
@@ -154,6 +162,11 @@ public final class Sampler {
     }
 
     private Sample sample(int token, double max, double total) {
-        return new Sample(token, (float) ((x[token] - max) * scale - Math.log(total)));
+        return new Sample(token, logprob((x[token] - max) * scale - Math.log(total)));
+    }
+
+    /** Rounds to float, never above 0: an exp(0) computed a hair below 1 must not make a certainty exceed it. */
+    private static float logprob(double value) {
+        return (float) Math.min(value, 0);
     }
 }

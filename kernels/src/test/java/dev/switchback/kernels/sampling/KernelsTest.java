@@ -133,7 +133,7 @@ class KernelsTest {
     @Test
     void pollingTheBestHeapYieldsTheRanking() {
         SplittableRandom random = new SplittableRandom(3);
-        for (int trial = 0; trial < 100; trial++) {
+        for (int trial = 0; trial < 40; trial++) {
             int n = 1 + random.nextInt(3_000);
             float[] x = new float[n];
             for (int i = 0; i < n; i++) {
@@ -174,7 +174,7 @@ class KernelsTest {
         SplittableRandom random = new SplittableRandom(5);
         Nucleus nucleus = new Nucleus();
         Support support = new Support();
-        for (int trial = 0; trial < 120; trial++) {
+        for (int trial = 0; trial < 108; trial++) {
             int n = 1 + random.nextInt(trial < 100 ? 3_000 : 151_936);
             double sd = new double[] {0.01, 0.5, 2, 8}[trial % 4];
             boolean ties = trial % 3 == 0;
