@@ -79,9 +79,10 @@ final class ConnectionInitializer extends ChannelInitializer<SocketChannel> {
     private final class Http2Installer extends ChannelHandlerAdapter {
         @Override
         public void handlerAdded(ChannelHandlerContext ctx) {
-            String name = ctx.name();
-            ctx.pipeline().addAfter(name, null, new Http2MultiplexHandler(streamInitializer));
-            ctx.pipeline().addAfter(name, null, frameCodec());
+            // The multiplexer looks for the codec when it is added, so the codec goes in first.
+            Http2FrameCodec codec = frameCodec();
+            ctx.pipeline().addAfter(ctx.name(), null, codec);
+            ctx.pipeline().addAfter(ctx.pipeline().context(codec).name(), null, new Http2MultiplexHandler(streamInitializer));
             ctx.pipeline().remove(this);
         }
     }
