@@ -19,6 +19,11 @@ final class BodyAggregator extends HttpObjectAggregator {
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+        ctx.fireChannelRead(standIn(oversized));
+    }
+
+    /** The {@link OversizedRequest} for a request that went over the limit (also used for h2c upgrade requests). */
+    static OversizedRequest standIn(HttpMessage oversized) {
         if (!(oversized instanceof HttpRequest request)) {
             throw new IllegalStateException("a server only aggregates requests");
         }
@@ -27,6 +32,6 @@ final class BodyAggregator extends HttpObjectAggregator {
         boolean keepAlive = !(oversized instanceof FullHttpMessage) && HttpUtil.isKeepAlive(oversized);
         HttpRequest head = new DefaultHttpRequest(request.protocolVersion(), request.method(), request.uri(),
                 request.headers().copy());
-        ctx.fireChannelRead(new OversizedRequest(head, keepAlive));
+        return new OversizedRequest(head, keepAlive);
     }
 }

@@ -54,7 +54,13 @@ final class ConnectionInitializer extends ChannelInitializer<SocketChannel> {
         HttpServerCodec codec = new HttpServerCodec();
         // Only the first request may ask for h2c, so HTTP/1.1 handlers never sit behind HTTP/2 ones.
         HttpServerUpgradeHandler upgrade = new HttpServerUpgradeHandler(codec, this::upgradeCodec, maxBodyBytes,
-                DefaultHttpHeadersFactory.headersFactory(), DefaultHttpHeadersFactory.trailersFactory(), true);
+                DefaultHttpHeadersFactory.headersFactory(), DefaultHttpHeadersFactory.trailersFactory(), true) {
+            @Override
+            protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+                // An upgrade request over the limit gets the same 413 as any other, not Netty's bare one.
+                ctx.fireChannelRead(BodyAggregator.standIn(oversized));
+            }
+        };
         ch.pipeline()
                 .addLast(new CleartextHttp2ServerUpgradeHandler(codec, upgrade, new Http2Installer()))
                 .addLast(new Http1Installer())
@@ -91,7 +97,7 @@ final class ConnectionInitializer extends ChannelInitializer<SocketChannel> {
     private final class Http1Installer extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (!(msg instanceof HttpMessage)) {
+            if (!(msg instanceof HttpMessage || msg instanceof OversizedRequest)) {
                 ctx.fireChannelRead(msg);
                 return;
             }

@@ -58,12 +58,13 @@ final class GenerationCall {
      */
     void start(Callable<List<GenerationRequest>> prepare, Executor offload, Duration backstop) {
         inFlight.enter();
-        ctx.channel().closeFuture().addListener(onClose);
         if (backstop != null) {
             ApiError timedOut = ApiError.of(new GenerationException(GenerationException.Kind.DEADLINE_EXCEEDED,
                     "request timed out after " + backstop.toMillis() + " ms", null));
             this.backstop = loop.schedule(() -> fail(timedOut), backstop.toNanos(), TimeUnit.NANOSECONDS);
         }
+        // Last, since it runs at once when the client is already gone.
+        ctx.channel().closeFuture().addListener(onClose);
         try {
             offload.execute(() -> submitAll(prepare));
         } catch (RejectedExecutionException e) {

@@ -42,7 +42,6 @@ public final class HttpServer implements ProtocolServer {
     private static final int ACCEPT_BACKLOG = 1024;
     private static final long LOOP_SHUTDOWN_SECONDS = 2;
 
-    private final GenerationService service;
     private final HttpServerOptions options;
     private final InFlight inFlight = new InFlight();
     private final ExecutorService offloadThreads = Executors.newVirtualThreadPerTaskExecutor();
@@ -58,7 +57,6 @@ public final class HttpServer implements ProtocolServer {
         if (service == null || registry == null || options == null) {
             throw new IllegalArgumentException("service, registry and options are required");
         }
-        this.service = service;
         this.options = options;
         this.workers = new MultiThreadIoEventLoopGroup(options.ioThreads(), NioIoHandler.newFactory());
         Responses responses = new Responses(options.retryAfterSeconds());

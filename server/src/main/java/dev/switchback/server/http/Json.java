@@ -9,8 +9,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
-import io.netty.buffer.ByteBufUtil;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 
 /** JSON reading and writing for the HTTP layer, straight from and into Netty buffers. */
@@ -26,7 +27,7 @@ final class Json {
     /** Parses a request body; the error names no internals, only where the JSON broke. */
     static JsonNode parse(ByteBuf body) {
         try {
-            JsonNode node = MAPPER.readTree((java.io.InputStream) new ByteBufInputStream(body.duplicate()));
+            JsonNode node = MAPPER.readTree((InputStream) new ByteBufInputStream(body.duplicate()));
             return node == null ? MAPPER.missingNode() : node;
         } catch (JsonProcessingException e) {
             var at = e.getLocation();
@@ -46,23 +47,10 @@ final class Json {
     /** Appends {@code node} to {@code buf} as UTF-8 JSON. */
     static void writeTo(ByteBuf buf, JsonNode node) {
         try (ByteBufOutputStream out = new ByteBufOutputStream(buf)) {
-            MAPPER.writeValue((java.io.OutputStream) out, node);
+            MAPPER.writeValue((OutputStream) out, node);
         } catch (IOException e) {
             // Writing a tree into memory cannot fail for I/O reasons.
             throw new UncheckedIOException(e);
-        }
-    }
-
-    static String toString(ByteBuf buf) {
-        return buf.toString(io.netty.util.CharsetUtil.UTF_8);
-    }
-
-    static byte[] bytes(JsonNode node) {
-        ByteBuf buf = write(ByteBufAllocator.DEFAULT, node);
-        try {
-            return ByteBufUtil.getBytes(buf);
-        } finally {
-            buf.release();
         }
     }
 
