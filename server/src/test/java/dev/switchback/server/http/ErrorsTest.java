@@ -135,22 +135,13 @@ class ErrorsTest extends ServerTestBase {
     @Test
     void secondChoiceRefusedCancelsTheFirst() throws Exception {
         service.gate = new CompletableFuture<>();
-        // Refuse only once the first choice is in: the double counts submissions.
-        HttpResponse<String> r;
-        ProtocolTestGenerationService svc = service;
-        Thread refuser = Thread.ofVirtual().start(() -> {
-            while (svc.submitted.isEmpty()) {
-                Thread.onSpinWait();
-            }
-            svc.refuseWith = Kind.RESOURCE_EXHAUSTED;
-        });
-        service.tokenDelay = Duration.ofMillis(1);
-        r = post("/v1/completions", """
-                {"model":"echo","prompt":"xyz","n":16}""");
-        refuser.join();
+        service.refuseWith = Kind.RESOURCE_EXHAUSTED;
+        service.refuseFrom = 1;
+        HttpResponse<String> r = post("/v1/completions", """
+                {"model":"echo","prompt":"xyz","n":2}""");
         assertError(r, 429, "rate_limit_error", null);
-        assertNotNull(service.awaitCancel(Duration.ofSeconds(5)));
-        service.gate.complete(null);
+        assertEquals(1, service.submitted.size());
+        assertEquals("cmpl-test1", service.awaitCancel(Duration.ofSeconds(5)));
     }
 
     @Test
@@ -178,6 +169,23 @@ class ErrorsTest extends ServerTestBase {
             assertEquals(200, conn.read().status());
         }
         assertTrue(service.submitted.isEmpty());
+    }
+
+    @Test
+    void upgradeRequestOverTheLimitGetsTheSame413() throws Exception {
+        start(options().withMaxBodyBytes(1024));
+        String big = "{\"model\":\"echo\",\"prompt\":\"" + "a".repeat(4000) + "\"}";
+        // java.net.http asks for h2c on a connection's first request, so this one goes through the upgrade handler.
+        try (java.net.http.HttpClient h2 = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_2).build()) {
+            HttpResponse<String> r = h2.send(HttpRequest.newBuilder(uri("/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(big)).build(), HttpResponse.BodyHandlers.ofString());
+            assertError(r, 413, "invalid_request_error", null);
+            HttpResponse<String> next = h2.send(HttpRequest.newBuilder(uri("/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"echo\",\"prompt\":\"x\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, next.statusCode(), next.body());
+        }
     }
 
     @Test

@@ -53,8 +53,9 @@ final class ProtocolTestGenerationService implements GenerationService {
     final AtomicBoolean shutDown = new AtomicBoolean();
 
     volatile boolean ready = true;
-    /** Refuse every submission with this kind. */
+    /** Refuse submissions with this kind, once {@link #refuseFrom} have been accepted. */
     volatile Kind refuseWith;
+    volatile int refuseFrom;
     /** Fail every generation with this kind after {@link #failAfterTokens} tokens. */
     volatile Kind failWith;
     volatile int failAfterTokens;
@@ -89,7 +90,7 @@ final class ProtocolTestGenerationService implements GenerationService {
             throw new GenerationException(Kind.UNAVAILABLE, "model " + request.model() + " is not loaded", "model");
         }
         Kind refuse = refuseWith;
-        if (refuse != null) {
+        if (refuse != null && submitted.size() >= refuseFrom) {
             throw new GenerationException(refuse, "test double refuses with " + refuse, null);
         }
         submitted.add(request);

@@ -81,21 +81,26 @@ abstract class ServerTestBase {
 
     /** An OpenAI error body with exactly message, type, param and code, and no trace of Java in it. */
     static JsonNode assertError(HttpResponse<String> r, int status, String type, String param) throws IOException {
-        assertEquals(status, r.statusCode(), r.body());
-        assertEquals("application/json", r.headers().firstValue("content-type").orElse(null));
-        JsonNode body = json(r);
-        assertEquals(1, body.size(), r.body());
+        return assertError(r.statusCode(), r.headers().firstValue("content-type").orElse(null), r.body(), status, type, param);
+    }
+
+    static JsonNode assertError(int actualStatus, String contentType, String text, int status, String type, String param)
+            throws IOException {
+        assertEquals(status, actualStatus, text);
+        assertEquals("application/json", contentType);
+        JsonNode body = MAPPER.readTree(text);
+        assertEquals(1, body.size(), text);
         JsonNode error = body.get("error");
-        assertEquals(4, error.size(), r.body());
-        assertTrue(error.get("message").isTextual() && !error.get("message").asText().isEmpty(), r.body());
+        assertEquals(4, error.size(), text);
+        assertTrue(error.get("message").isTextual() && !error.get("message").asText().isEmpty(), text);
         assertEquals(type, error.get("type").asText());
         if (param == null) {
-            assertTrue(error.get("param").isNull(), r.body());
+            assertTrue(error.get("param").isNull(), text);
         } else {
-            assertEquals(param, error.get("param").asText(), r.body());
+            assertEquals(param, error.get("param").asText(), text);
         }
         assertTrue(error.has("code"));
-        assertNoTrace(r.body());
+        assertNoTrace(text);
         return error;
     }
 
