@@ -33,7 +33,7 @@ final class GenerationCall {
     // Events that arrive before every choice is queued wait here, so the response starts with all ids known.
     private final ArrayDeque<Pending> early = new ArrayDeque<>();
     private final ChannelFutureListener onClose = f -> abandon();
-    private volatile boolean abandoned; // read by the submitting thread to stop early
+    private volatile boolean stopSubmitting; // read by the submitting thread: once over, queue no more choices
     private int queued;
     private int running;
     private boolean begun;
@@ -76,7 +76,7 @@ final class GenerationCall {
     private void submitAll(Callable<List<GenerationRequest>> prepare) {
         try {
             List<GenerationRequest> requests = prepare.call();
-            for (int i = 0; i < requests.size() && !abandoned; i++) {
+            for (int i = 0; i < requests.size() && !stopSubmitting; i++) {
                 int choice = i;
                 GenerationService.Handle h = service.submit(requests.get(i), new ChoiceListener(choice));
                 if (!hop(() -> queued(choice, h))) {
@@ -147,6 +147,7 @@ final class GenerationCall {
             return;
         }
         over = true;
+        stopSubmitting = true;
         cancelAll();
         output.fail(error);
         release();
@@ -158,7 +159,7 @@ final class GenerationCall {
             return;
         }
         over = true;
-        abandoned = true;
+        stopSubmitting = true;
         cancelAll();
         release();
     }

@@ -136,10 +136,11 @@ class StreamingTest extends ServerTestBase {
     @Test
     void slowReaderIsCutOffInsteadOfBufferedWithoutBound() throws Exception {
         start(options().withMaxStreamBufferBytes(64 * 1024));
-        String prompt = "w".repeat(60_000);
+        // About 20 MB of events: more than any loopback socket buffers hold.
+        String prompt = "w".repeat(150_000);
         try (RawHttp1 conn = new RawHttp1(port, 4096)) {
             conn.send(RawHttp1.request("POST", "/v1/completions", """
-                    {"model":"echo","prompt":"%s","max_tokens":60000,"stream":true}""".formatted(prompt)));
+                    {"model":"echo","prompt":"%s","max_tokens":150000,"stream":true}""".formatted(prompt)));
             // Never read: the server's socket buffer fills, then its backlog passes the limit.
             assertNotNull(service.awaitCancel(Duration.ofSeconds(20)), "generation was not cancelled");
             assertTrue(conn.closedByServer());
