@@ -1,6 +1,8 @@
 package dev.switchback.server;
 
 import dev.switchback.server.generation.GenerationService;
+import dev.switchback.server.grpc.GrpcServer;
+import dev.switchback.server.grpc.GrpcServerConfig;
 import dev.switchback.server.http.HttpServer;
 import dev.switchback.server.http.HttpServerOptions;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -10,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A whole switchback server: the protocol front doors (HTTP now; gRPC to be added beside it) over one
+ * A whole switchback server: the protocol front doors (HTTP and gRPC) over one
  * {@link GenerationService}. This is what {@code switchback serve} builds.
  *
  * <pre>{@code
@@ -26,24 +28,37 @@ public final class SwitchbackServer implements AutoCloseable {
     /**
      * @param httpPort the HTTP port; 0 picks a free one
      * @param http the HTTP front door's settings
+     * @param grpcPort the gRPC port; 0 picks a free one, −1 serves no gRPC
+     * @param grpc the gRPC front door's settings
      * @param serviceShutdownGrace how long the service may finish its work once the front doors are closed
      */
-    public record Options(int httpPort, HttpServerOptions http, Duration serviceShutdownGrace) {
+    public record Options(int httpPort, HttpServerOptions http, int grpcPort, GrpcServerConfig grpc, Duration serviceShutdownGrace) {
         public Options {
             if (httpPort < 0 || httpPort > 65535) {
                 throw new IllegalArgumentException("httpPort must be in [0, 65535], got " + httpPort);
             }
+            if (grpcPort < -1 || grpcPort > 65535) {
+                throw new IllegalArgumentException("grpcPort must be in [0, 65535] or -1 for none, got " + grpcPort);
+            }
             if (http == null) {
                 throw new IllegalArgumentException("http is required");
+            }
+            if (grpc == null) {
+                throw new IllegalArgumentException("grpc is required");
             }
             if (serviceShutdownGrace == null || serviceShutdownGrace.isNegative()) {
                 throw new IllegalArgumentException("serviceShutdownGrace must be >= 0, got " + serviceShutdownGrace);
             }
         }
 
-        /** HTTP on 8080 with {@link HttpServerOptions#defaults()}; 5 s for the service to stop. */
+        /** HTTP only. */
+        public Options(int httpPort, HttpServerOptions http, Duration serviceShutdownGrace) {
+            this(httpPort, http, -1, GrpcServerConfig.defaults(), serviceShutdownGrace);
+        }
+
+        /** HTTP on 8080 and gRPC on 9090 with default settings; 5 s for the service to stop. */
         public static Options defaults() {
-            return new Options(8080, HttpServerOptions.defaults(), Duration.ofSeconds(5));
+            return new Options(8080, HttpServerOptions.defaults(), 9090, GrpcServerConfig.defaults(), Duration.ofSeconds(5));
         }
     }
 
@@ -74,7 +89,11 @@ public final class SwitchbackServer implements AutoCloseable {
             HttpServer http = new HttpServer(service, registry, options.http());
             http.start(options.httpPort());
             servers.add(http);
-            // The gRPC front door starts here too and joins `servers`.
+            if (options.grpcPort() >= 0) {
+                GrpcServer grpc = new GrpcServer(service, options.grpc());
+                servers.add(grpc);
+                grpc.start(options.grpcPort());
+            }
         } catch (IOException | RuntimeException e) {
             closeServers();
             throw e;

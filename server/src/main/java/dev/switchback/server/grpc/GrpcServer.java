@@ -1,5 +1,6 @@
 package dev.switchback.server.grpc;
 
+import dev.switchback.server.ProtocolServer;
 import dev.switchback.server.generation.GenerationService;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -18,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * and server reflection (so grpcurl needs no .proto files), behind an optional API key. It does not own the
  * generation service: whoever assembled both closes that.
  */
-public final class GrpcServer implements AutoCloseable {
+public final class GrpcServer implements ProtocolServer {
     private static final Duration READINESS_POLL = Duration.ofMillis(100);
 
     private final GenerationService service;
@@ -68,7 +69,13 @@ public final class GrpcServer implements AutoCloseable {
         return server.getPort();
     }
 
+    @Override
+    public String protocol() {
+        return "grpc";
+    }
+
     /** The bound port; -1 before {@link #start}. */
+    @Override
     public synchronized int port() {
         return server == null ? -1 : server.getPort();
     }

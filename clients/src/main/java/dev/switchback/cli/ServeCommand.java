@@ -1,0 +1,124 @@
+package dev.switchback.cli;
+
+import dev.switchback.server.SwitchbackServer;
+import dev.switchback.server.grpc.GrpcServerConfig;
+import dev.switchback.server.http.HttpServerOptions;
+import dev.switchback.server.models.EngineGenerationService;
+import dev.switchback.server.models.ServerOptions;
+import dev.switchback.store.ModelRef;
+import dev.switchback.store.ModelStore;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code switchback serve}: the OpenAI-compatible HTTP server and the gRPC service over the model store. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve the store's models over HTTP (OpenAI-compatible) and gRPC until interrupted.")
+final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--store", paramLabel = "DIR", description = "Model store (default: $SWITCHBACK_STORE or ./store).")
+    Path store;
+
+    @Option(names = "--model", paramLabel = "NAME", description = "Model to load at start-up (repeatable; default: every model in the store).")
+    List<String> models = List.of();
+
+    @Option(names = "--host", defaultValue = "0.0.0.0", paramLabel = "ADDR", description = "Address to bind (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", paramLabel = "PORT", description = "HTTP port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--grpc-port", defaultValue = "9090", paramLabel = "PORT", description = "gRPC port, -1 for none (default: ${DEFAULT-VALUE}).")
+    int grpcPort;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' (health endpoints stay open).")
+    String apiKey;
+
+    @Option(names = "--max-batch", defaultValue = "16", paramLabel = "N", description = "Most sequences decoded together per model (default: ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-waiting", defaultValue = "256", paramLabel = "N", description = "Waiting requests per model before 429 (default: ${DEFAULT-VALUE}).")
+    int maxWaiting;
+
+    @Option(names = "--kv-cache-mb", defaultValue = "512", paramLabel = "MB", description = "KV cache per model (default: ${DEFAULT-VALUE}).")
+    long kvCacheMb;
+
+    @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none (default: ${DEFAULT-VALUE}).")
+    int defaultMaxTokens;
+
+    /** Counted down once the server is up; tests wait on it. */
+    final CountDownLatch up = new CountDownLatch(1);
+    /** Counted down to stop the server (the shutdown hook or a test). */
+    final CountDownLatch stop = new CountDownLatch(1);
+    volatile SwitchbackServer server;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
+        LinkedHashSet<String> names = new LinkedHashSet<>(models);
+        if (names.isEmpty()) {
+            for (ModelRef ref : s.list()) {
+                names.add(ref.name());
+            }
+        }
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException("no models in " + s.root() + "; train one first, e.g. ./switchback train --config trainer/configs/switch-tiny.json");
+        }
+        ServerOptions options = ServerOptions.defaults()
+                .withModels(List.copyOf(names))
+                .withBatching(maxWaiting, maxBatch, Math.max(512, maxBatch), 256)
+                .withKvCacheBytes(kvCacheMb << 20)
+                .withDefaultMaxTokens(defaultMaxTokens);
+        PrometheusRegistry registry = new PrometheusRegistry();
+        EngineGenerationService service = new EngineGenerationService(s, options, registry);
+        HttpServerOptions http = HttpServerOptions.defaults().withHost(host).withDefaultMaxTokens(defaultMaxTokens);
+        GrpcServerConfig grpc = GrpcServerConfig.defaults().withHost(host);
+        if (apiKey != null) {
+            http = http.withApiKey(apiKey);
+            grpc = grpc.withApiKey(apiKey);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        SwitchbackServer started = new SwitchbackServer(service, registry,
+                new SwitchbackServer.Options(port, http, grpcPort, grpc, Duration.ofSeconds(10)));
+        server = started;
+        Thread hook = new Thread(stop::countDown, "switchback-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            started.start();
+            out.printf("loading %s from %s%n", String.join(", ", names), s.root());
+            out.flush();
+            try {
+                service.started().get();
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("a start-up model failed to load: " + e.getCause().getMessage());
+            }
+            out.printf("serving %d model(s): http://%s:%d/v1%s%n", names.size(), host, started.port("http"),
+                    grpcPort >= 0 ? " and grpc://" + host + ":" + started.port("grpc") : "");
+            out.flush();
+            up.countDown();
+            stop.await();
+            out.println("shutting down: draining in-flight requests");
+            out.flush();
+        } finally {
+            started.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException alreadyShuttingDown) {
+                // The JVM is exiting through the hook itself; nothing to remove.
+            }
+        }
+        return 0;
+    }
+}
