@@ -120,27 +120,51 @@ class ServeIntegrationTest {
         for (String p : prompts) {
             expected.add(engineGreedy(p));
         }
+        double expertTokensBefore = expertTokens();
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        int fed = 0;
         try (SwitchbackClient client = SwitchbackClient.connect(http)) {
-            List<Future<String>> results = new ArrayList<>();
+            List<Future<Completion>> results = new ArrayList<>();
+            List<StringBuilder> texts = new ArrayList<>();
             for (int i = 0; i < 64; i++) {
                 String prompt = prompts.get(i % prompts.size());
-                results.add(pool.submit(() -> {
-                    StringBuilder text = new StringBuilder();
-                    client.stream(CompletionRequest.of("tiny", prompt).withMaxTokens(MAX_TOKENS).withTemperature(0.0), text::append);
-                    return text.toString();
-                }));
+                StringBuilder text = new StringBuilder();
+                texts.add(text);
+                results.add(pool.submit(() -> client.stream(
+                        CompletionRequest.of("tiny", prompt).withMaxTokens(MAX_TOKENS).withTemperature(0.0), text::append)));
             }
             for (int i = 0; i < 64; i++) {
-                assertEquals(expected.get(i % prompts.size()), results.get(i).get(60, TimeUnit.SECONDS), "stream " + i);
+                Completion done = results.get(i).get(60, TimeUnit.SECONDS);
+                assertEquals(expected.get(i % prompts.size()), texts.get(i).toString(), "stream " + i);
+                Completion.Usage usage = done.usage();
+                assertEquals(usage.promptTokens() + usage.completionTokens(), usage.totalTokens(), "usage adds up");
+                assertTrue(usage.completionTokens() >= 1 && usage.completionTokens() <= MAX_TOKENS, "stream " + i + ": " + usage);
+                // Every token but the last sampled one goes through the model once (prompts are shorter than a KV
+                // block, so the prefix cache cannot skip any).
+                fed += usage.promptTokens() + usage.completionTokens() - 1;
             }
         } finally {
             pool.shutdown();
         }
-        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(http + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        assertTrue(metrics.contains("switchback_expert_tokens_total{"), "per-expert metrics exposed");
+        String metrics = metricsText();
         assertTrue(metrics.contains("switchback_time_to_first_token_seconds"), "serving metrics exposed");
+        assertEquals(fed, expertTokens() - expertTokensBefore, 0.0, "per-expert counters add up to the routed tokens");
+    }
+
+    private static String metricsText() throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(http + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** Σ over experts of {@code switchback_expert_tokens_total} for the model's sparse block. */
+    private static double expertTokens() throws Exception {
+        double sum = 0;
+        for (String line : metricsText().lines().toList()) {
+            if (line.startsWith("switchback_expert_tokens_total{") && line.contains("model=\"tiny\"")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
     }
 
     @Test
