@@ -208,7 +208,7 @@ final class BenchCommand {
         }
 
         private ModelConfig config(Architecture arch) {
-            return new ModelConfig(4096, dModel, layers, Math.max(1, dModel / 32), dFf, 128, true, 10000, 1e-5, arch);
+            return new ModelConfig(4096, dModel, layers, Math.max(1, dModel / 32), dFf, 512, true, 10000, 1e-5, arch);
         }
     }
 }

@@ -11,6 +11,9 @@ public final class Parallel implements AutoCloseable {
     /** Below this many multiply-adds per chunk, a chunk is not worth a thread. */
     static final long MIN_WORK_PER_CHUNK = 32_768;
 
+    /** Whether this (calling) thread is running a chunk of a parallel loop; pool threads are detected directly. */
+    private static final ThreadLocal<boolean[]> INSIDE = ThreadLocal.withInitial(() -> new boolean[1]);
+
     private static final Parallel SHARED = new Parallel(Runtime.getRuntime().availableProcessors());
 
     private final ForkJoinPool pool;
@@ -50,7 +53,9 @@ public final class Parallel implements AutoCloseable {
         }
         long chunksByWork = Math.max(1, count * Math.max(1, workPerItem) / MIN_WORK_PER_CHUNK);
         int chunks = (int) Math.min(Math.min(threads, count), chunksByWork);
-        if (chunks <= 1 || pool == null) {
+        // Nested calls (a kernel inside an already parallel loop, e.g. one expert of several) run inline: the
+        // outer loop already occupies the threads, and forking again would only add latency.
+        if (chunks <= 1 || pool == null || ForkJoinTask.inForkJoinPool() || INSIDE.get()[0]) {
             body.run(0, count);
             return;
         }
@@ -60,7 +65,13 @@ public final class Parallel implements AutoCloseable {
             int to = (int) ((long) count * (c + 1) / chunks);
             tasks[c - 1] = pool.submit(() -> body.run(from, to));
         }
-        body.run(0, count / chunks);
+        boolean[] inside = INSIDE.get();
+        inside[0] = true;
+        try {
+            body.run(0, count / chunks);
+        } finally {
+            inside[0] = false;
+        }
         for (ForkJoinTask<?> t : tasks) {
             t.join();
         }

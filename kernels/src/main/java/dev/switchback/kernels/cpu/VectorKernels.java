@@ -98,6 +98,28 @@ public final class VectorKernels {
                 y[(t + 2) * rows + r] = s2;
                 y[(t + 3) * rows + r] = s3;
             }
+            if (t + 2 <= n) {
+                // A pair shares each weight load too: experts often get one to three tokens of a decode batch.
+                int x0 = t * cols;
+                int x1 = x0 + cols;
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = FloatVector.zero(F);
+                int c = 0;
+                for (; c < bound; c += F.length()) {
+                    FloatVector wv = FloatVector.fromArray(F, w, wo + c);
+                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
+                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD);
+                float s1 = a1.reduceLanes(VectorOperators.ADD);
+                for (; c < cols; c++) {
+                    s0 += x[x0 + c] * w[wo + c];
+                    s1 += x[x1 + c] * w[wo + c];
+                }
+                y[t * rows + r] = s0;
+                y[(t + 1) * rows + r] = s1;
+                t += 2;
+            }
             for (; t < n; t++) {
                 y[t * rows + r] = dot(x, t * cols, w, wo, cols);
             }
@@ -144,6 +166,28 @@ public final class VectorKernels {
                 y[(t + 1) * rows + r] = s1;
                 y[(t + 2) * rows + r] = s2;
                 y[(t + 3) * rows + r] = s3;
+            }
+            if (t + 2 <= n) {
+                int x0 = t * cols;
+                int x1 = x0 + cols;
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = FloatVector.zero(F);
+                int c = 0;
+                for (; c < bound; c += F.length()) {
+                    FloatVector wv = widen(w, wo + c);
+                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
+                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD);
+                float s1 = a1.reduceLanes(VectorOperators.ADD);
+                for (; c < cols; c++) {
+                    float wc = Matrix.Bf16.widen(w[wo + c]);
+                    s0 += x[x0 + c] * wc;
+                    s1 += x[x1 + c] * wc;
+                }
+                y[t * rows + r] = s0;
+                y[(t + 1) * rows + r] = s1;
+                t += 2;
             }
             for (; t < n; t++) {
                 y[t * rows + r] = dotBf16(x, t * cols, w, wo, cols);

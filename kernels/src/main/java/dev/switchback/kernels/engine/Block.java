@@ -33,7 +33,7 @@ final class Block {
         VectorKernels.axpy(1f, a, 0, x, 0, x.length);
         n = norm(x, ffnNorm, b.tokens, d, ctx.parallel());
         if (experts != null) {
-            experts.forward(b, n, x, ctx.backend(), ctx.placement(), ctx.stats());
+            experts.forward(b, n, x, ctx.backend(), ctx.placement(), ctx.stats(), ctx.parallel());
         } else {
             float[] f = new float[x.length];
             ctx.backend().feedForward(n, b.tokens, denseW1, denseW2, f);

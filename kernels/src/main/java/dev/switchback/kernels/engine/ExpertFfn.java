@@ -1,5 +1,6 @@
 package dev.switchback.kernels.engine;
 
+import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.cpu.VectorKernels;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.RoutePlan;
@@ -31,7 +32,8 @@ final class ExpertFfn {
     }
 
     /** Adds the experts' outputs for normalised x [tokens, d] into the residual stream {@code residual}. */
-    void forward(Batch b, float[] x, float[] residual, Backend backend, ExpertPlacement placement, ExpertStats stats) {
+    void forward(Batch b, float[] x, float[] residual, Backend backend, ExpertPlacement placement, ExpertStats stats,
+            Parallel parallel) {
         int n = b.tokens;
         int d = router != null ? router.cols() : w1[0].cols();
         RoutePlan plan;
@@ -43,24 +45,43 @@ final class ExpertFfn {
             plan = hash.route(b.ids, b.previous);
         }
         stats.record(layer, plan);
+        int[] active = new int[w1.length];
+        int count = 0;
+        long work = 0;
         for (int e = 0; e < w1.length; e++) {
-            int count = plan.groupSize(e);
-            if (count == 0) {
-                continue;
-            }
-            float[] in = new float[count * d];
-            for (int i = 0; i < count; i++) {
-                int token = plan.assignment(e, i) / plan.k();
-                System.arraycopy(x, token * d, in, i * d, d);
-            }
-            float[] y = new float[count * d];
-            long start = System.nanoTime();
-            placement.backend(layer, e).feedForward(in, count, w1[e], w2[e], y);
-            stats.addComputeNanos(layer, e, System.nanoTime() - start);
-            for (int i = 0; i < count; i++) {
-                int a = plan.assignment(e, i);
-                VectorKernels.axpy(plan.gate(a), y, i * d, residual, (a / plan.k()) * d, d);
+            if (plan.groupSize(e) > 0) {
+                active[count++] = e;
+                work += (long) plan.groupSize(e) * w1[e].rows() * d * 2;
             }
         }
+        float[][] outputs = new float[w1.length][];
+        // Experts run side by side, each on one thread: in decoding each gets a token or two, too little to split.
+        parallel.forRange(count, work / Math.max(1, count), (from, to) -> {
+            for (int i = from; i < to; i++) {
+                outputs[active[i]] = compute(active[i], plan, x, d, placement, stats);
+            }
+        });
+        for (int i = 0; i < count; i++) {
+            int e = active[i];
+            for (int j = 0; j < plan.groupSize(e); j++) {
+                int a = plan.assignment(e, j);
+                VectorKernels.axpy(plan.gate(a), outputs[e], j * d, residual, (a / plan.k()) * d, d);
+            }
+        }
+    }
+
+    /** Expert {@code e} over its group: gather its tokens' rows, run the FFN on its backend. */
+    private float[] compute(int e, RoutePlan plan, float[] x, int d, ExpertPlacement placement, ExpertStats stats) {
+        int count = plan.groupSize(e);
+        float[] in = new float[count * d];
+        for (int i = 0; i < count; i++) {
+            int token = plan.assignment(e, i) / plan.k();
+            System.arraycopy(x, token * d, in, i * d, d);
+        }
+        float[] y = new float[count * d];
+        long start = System.nanoTime();
+        placement.backend(layer, e).feedForward(in, count, w1[e], w2[e], y);
+        stats.addComputeNanos(layer, e, System.nanoTime() - start);
+        return y;
     }
 }
