@@ -22,6 +22,12 @@ final class Defaults {
         return v != null ? Path.of(v) : Path.of(System.getProperty("user.home"), ".cache", "switchback");
     }
 
+    /** The folder a {@code --model} option names: a model folder as given, else a name[:version] in {@code store}. */
+    static Path modelDir(dev.switchback.store.ModelStore store, String model) throws java.io.IOException {
+        Path asPath = Path.of(model);
+        return java.nio.file.Files.isDirectory(asPath) ? asPath : store.resolve(model);
+    }
+
     private static Path env(String name, String fallback) {
         String v = System.getenv(name);
         return Path.of(v != null ? v : fallback);

@@ -38,7 +38,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--corpus: file does not exist: " + corpus);
         }
         ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Files.isDirectory(Path.of(model)) ? Path.of(model) : s.resolve(model);
+        Path dir = Defaults.modelDir(s, model);
         try (OpenedModel opened = s.open(dir); NDManager manager = NDManager.newBaseManager()) {
             Evaluation.Result r = Evaluation.run(manager, opened, corpus, seqLen);
             spec.commandLine().getOut().printf(Locale.ROOT, "%s: val_loss %.4f val_ppl %.3f over %,d tokens%n", dir, r.loss(),

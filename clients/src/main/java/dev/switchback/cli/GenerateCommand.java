@@ -13,7 +13,6 @@ import dev.switchback.store.OpenedModel;
 import dev.switchback.store.tokenizer.BpeTokenizer;
 import dev.switchback.store.tokenizer.StreamingDecoder;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -67,7 +66,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(temperature, topK, topP, repetitionPenalty, seed, maxTokens, stop);
         ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Files.isDirectory(Path.of(model)) ? Path.of(model) : s.resolve(model);
+        Path dir = Defaults.modelDir(s, model);
         PrintWriter out = spec.commandLine().getOut();
         try (OpenedModel opened = s.open(dir)) {
             BpeTokenizer tokenizer = BpeTokenizer.load(opened.tokenizerFile());
