@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code switchback bench}: benchmarks that print the tables of docs/benchmarks.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, ServerBench.class})
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, ServerBench.class, GpuBench.class})
 final class BenchCommand {
 
     /** The large generated config of the benchmarks: d_model 1024, 8 layers, 16 experts in every 2nd block. */

@@ -92,5 +92,14 @@ final class Attention {
         int maxPositions() {
             return maxPositions;
         }
+
+        /** cos of each (position, pair) angle, [maxPositions, headSize/2] (the CUDA engine uploads these). */
+        float[] cosTable() {
+            return cos;
+        }
+
+        float[] sinTable() {
+            return sin;
+        }
     }
 }

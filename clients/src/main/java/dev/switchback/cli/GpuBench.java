@@ -1,0 +1,219 @@
+package dev.switchback.cli;
+
+import dev.switchback.cli.bench.RandomModels;
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.engine.ModelWeights;
+import dev.switchback.kernels.engine.TensorSource;
+import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.store.TensorNames;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import dev.switchback.store.safetensors.DType;
+import dev.switchback.store.safetensors.SafetensorsWriter;
+import dev.switchback.store.safetensors.TensorData;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code switchback bench gpu}: decode tokens/s of the CUDA engine on a random-weight model at several batch
+ * sizes, against the HBM roofline (weight bytes a step must read ÷ the device copy bandwidth measured in the
+ * same run). {@code --write-model DIR} also writes the weights as safetensors plus a config.json for the PyTorch
+ * peer ({@code scripts/gpu/torch_peer.py}), so both run the same model.
+ */
+@Command(name = "gpu", mixinStandardHelpOptions = true,
+        description = "Decode tokens/s of the CUDA engine vs the HBM roofline (random weights).")
+public final class GpuBench implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--large", description = "The reference model: d_model 1024, 8 layers, top-1 over 16 experts (d_ff 4096) in every 2nd block, vocab 4096.")
+    boolean large;
+
+    @Option(names = "--experts", paramLabel = "N", description = "Experts per sparse block of --large (default: 16).")
+    int experts = 16;
+
+    @Option(names = "--batch", defaultValue = "1,16,64", paramLabel = "B,...", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    String batches;
+
+    @Option(names = "--prompt-len", defaultValue = "16", paramLabel = "N")
+    int promptLen;
+
+    @Option(names = "--steps", defaultValue = "128", paramLabel = "N", description = "Timed decode steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "16", paramLabel = "N")
+    int warmup;
+
+    @Option(names = "--device", defaultValue = "0", paramLabel = "N", description = "CUDA device ordinal.")
+    int device;
+
+    @Option(names = "--no-graphs", description = "Launch every kernel of a step instead of replaying a captured CUDA graph.")
+    boolean noGraphs;
+
+    @Option(names = "--write-model", paramLabel = "DIR", description = "Also write the weights (safetensors) and config.json for the PyTorch peer.")
+    Path writeModel;
+
+    /** The reference model of the GPU benchmark (issue 7 / docs/gpu.md). */
+    static ModelConfig reference(int experts) {
+        return new ModelConfig(4096, 1024, 8, 16, 4096, 256, true, 10000, 1e-5,
+                new Architecture.Switch(experts, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0));
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new GpuBench()).setExecutionExceptionHandler(new Main.UserErrors()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (!large) {
+            throw new IllegalArgumentException("give --large (the reference model); other models come later");
+        }
+        String why = Cudart.unavailableReason();
+        if (why != null) {
+            throw new IllegalStateException("CUDA is not usable here: " + why);
+        }
+        ModelConfig config = reference(experts);
+        List<Integer> bs = BenchCommand.ints(batches);
+        int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
+        if (promptLen + warmup + steps > config.contextLength()) {
+            throw new IllegalArgumentException("prompt " + promptLen + " + warm-up " + warmup + " + steps " + steps
+                    + " exceed the context of " + config.contextLength());
+        }
+        RandomModels.Weights weights = RandomModels.generate(config, 7);
+        if (writeModel != null) {
+            writePeerModel(weights, writeModel);
+            out.println("wrote " + writeModel.resolve("model.safetensors") + " and config.json");
+        }
+        ModelWeights w = ModelWeights.load(config, TensorSource.of(weights.values(), weights.shapes(), weights.ints()), WeightFormat.BF16);
+        try (CudaDevice dev = CudaDevice.open(device)) {
+            double bandwidth = copyBandwidth(dev);
+            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); device copy bandwidth %.0f GB/s (read + write)%n",
+                    dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), bandwidth / 1e9);
+            CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs);
+            try (CudaEngine engine = new CudaEngine(w, dev, options)) {
+                out.println("| batch | tok/s | ms/step | weight MB/step | roofline tok/s | % of roofline |");
+                out.println("|---:|---:|---:|---:|---:|---:|");
+                for (int b : bs) {
+                    double tps = tokensPerSecond(engine, b);
+                    double stepBytes = stepBytes(config, b);
+                    double roofline = b * bandwidth / stepBytes;
+                    out.printf(Locale.ROOT, "| %d | %.0f | %.3f | %.1f | %.0f | %.0f%% |%n", b, tps, 1000.0 * b / tps,
+                            stepBytes / 1e6, roofline, 100 * tps / roofline);
+                    out.flush();
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Generated tokens per second of greedy decoding {@code b} sequences after a batched prefill. */
+    private double tokensPerSecond(CudaEngine engine, int b) {
+        SplittableRandom rng = new SplittableRandom(11);
+        List<CudaEngine.Sequence> seqs = new ArrayList<>();
+        List<CudaEngine.Step> steps = new ArrayList<>();
+        List<CudaEngine.Sampling> greedy = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            CudaEngine.Sequence s = engine.newSequence();
+            seqs.add(s);
+            steps.add(new CudaEngine.Step(s, rng.ints(promptLen, 0, engine.config().vocabSize()).toArray()));
+            greedy.add(CudaEngine.Sampling.GREEDY);
+        }
+        int[] next = engine.decode(steps, greedy);
+        long start = 0;
+        for (int i = 0; i < warmup + this.steps; i++) {
+            if (i == warmup) {
+                start = System.nanoTime();
+            }
+            steps.clear();
+            for (int j = 0; j < b; j++) {
+                steps.add(new CudaEngine.Step(seqs.get(j), new int[] {next[j]}));
+            }
+            next = engine.decode(steps, greedy);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        seqs.forEach(CudaEngine.Sequence::close);
+        return (double) b * this.steps / seconds;
+    }
+
+    /**
+     * Weight bytes one decode step of {@code b} tokens reads: the dense parts and head once, and in each sparse
+     * block the experts the batch touches — E·(1 − (1 − 1/E)^b) of them under uniform top-1 routing, all of
+     * them in practice at batch 64 with 16 experts.
+     */
+    static double stepBytes(ModelConfig c, int b) {
+        long d = c.dModel();
+        long ff = c.dFf();
+        double bytes = 2.0 * c.vocabSize() * d;
+        int e = c.architecture().sparse() == null ? 1 : c.architecture().sparse().experts();
+        for (int l = 0; l < c.layers(); l++) {
+            bytes += 2.0 * 4 * d * d + 2 * d * 4;
+            if (c.architecture().isSparseLayer(l)) {
+                double touched = e * (1 - Math.pow(1 - 1.0 / e, b));
+                bytes += touched * 2.0 * 2 * d * ff + 4.0 * e * d;
+            } else {
+                bytes += 2.0 * 2 * d * ff;
+            }
+        }
+        return bytes * c.architecture().passes();
+    }
+
+    /** Device-to-device copy of 1 GiB, best of 10, bytes read plus written per second. */
+    private static double copyBandwidth(CudaDevice dev) {
+        Cudart rt = dev.runtime();
+        long bytes = 1L << 30;
+        long a = dev.malloc(bytes);
+        long b = dev.malloc(bytes);
+        long start = rt.eventCreate();
+        long end = rt.eventCreate();
+        double best = 0;
+        for (int i = 0; i < 12; i++) {
+            rt.eventRecord(start, dev.stream());
+            rt.memcpyAsync(b, a, bytes, Cudart.D2D, dev.stream());
+            rt.eventRecord(end, dev.stream());
+            float ms = rt.elapsedMillis(start, end);
+            if (i >= 2) {
+                best = Math.max(best, 2.0 * bytes / (ms / 1e3));
+            }
+        }
+        rt.eventDestroy(start);
+        rt.eventDestroy(end);
+        return best;
+    }
+
+    /** Writes the random model for the PyTorch peer: BF16 matrices, F32 norms and routers. */
+    static void writePeerModel(RandomModels.Weights w, Path dir) throws java.io.IOException {
+        Files.createDirectories(dir);
+        ModelConfig c = w.config();
+        List<TensorData> tensors = new ArrayList<>();
+        for (var e : w.values().entrySet()) {
+            long[] shape = w.shapes().get(e.getKey());
+            boolean matrix = shape.length == 2 && !e.getKey().endsWith("router.weight");
+            tensors.add(TensorData.ofFloats(e.getKey(), shape, e.getValue(), matrix ? DType.BF16 : DType.F32));
+        }
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+        Architecture.Sparse s = c.architecture().sparse();
+        String json = String.format(Locale.ROOT,
+                "{\"vocab\": %d, \"d_model\": %d, \"layers\": %d, \"heads\": %d, \"d_ff\": %d, \"context\": %d,"
+                        + " \"tied\": %s, \"rope_theta\": %s, \"norm_eps\": %s, \"experts\": %d, \"every\": %d,"
+                        + " \"capacity_factor\": %s, \"tok_emb\": \"%s\"}%n",
+                c.vocabSize(), c.dModel(), c.layers(), c.heads(), c.dFf(), c.contextLength(), c.tiedEmbeddings(),
+                c.ropeTheta(), c.normEps(), s == null ? 0 : s.experts(), s instanceof Architecture.Switch sw ? sw.every() : 0,
+                s instanceof Architecture.Switch sw ? sw.capacityFactorEval() : 0, TensorNames.TOK_EMB);
+        Files.writeString(dir.resolve("config.json"), json);
+    }
+}

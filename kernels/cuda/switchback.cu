@@ -1,0 +1,522 @@
+// switchback CUDA kernels: the native engine's decode and prefill step on one device.
+//
+// Weights are bfloat16 on the device (routers and norm gains float32), activations and the KV cache float32,
+// every sum in float32. Each kernel has an extern "C" launcher taking the stream as its first argument and
+// device pointers as 64-bit integers; it returns cudaGetLastError() so the Java side can name the failing call.
+// Built by nvcc on the GPU host (dev.switchback.kernels.cuda.NvccBuild) and bound with java.lang.foreign.
+
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+typedef unsigned long long dptr;
+
+#define P(type, v) reinterpret_cast<type>(v)
+
+namespace {
+
+constexpr float GELU_C = 0.7978845608028654f;  // sqrt(2/pi), as the CPU kernels
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Block-wide sum or max for blockDim.x a multiple of 32 (≤ 1024); every thread gets the result.
+template <bool MAX>
+__device__ float block_reduce(float v, float* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = MAX ? warp_max(v) : warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float r = MAX ? -INFINITY : 0.f;
+    for (int i = 0; i < warps; i++) r = MAX ? fmaxf(r, scratch[i]) : r + scratch[i];
+    return r;
+}
+
+__device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+__device__ __forceinline__ float bf16_at(const uint16_t* p, long i) { return __uint_as_float(((uint32_t) p[i]) << 16); }
+
+__device__ __forceinline__ float gelu(float v) {
+    return 0.5f * v * (1.f + tanhf(GELU_C * (v + 0.044715f * v * v * v)));
+}
+
+// Eight consecutive weights as floats: bf16 (one 16-byte load) or f32 (two).
+template <typename W>
+struct Load8;
+
+template <>
+struct Load8<uint16_t> {
+    static __device__ __forceinline__ void at(const uint16_t* w, long i, float* f) {
+        uint4 r = __ldg(reinterpret_cast<const uint4*>(w + i));
+        f[0] = bf16_lo(r.x); f[1] = bf16_hi(r.x); f[2] = bf16_lo(r.y); f[3] = bf16_hi(r.y);
+        f[4] = bf16_lo(r.z); f[5] = bf16_hi(r.z); f[6] = bf16_lo(r.w); f[7] = bf16_hi(r.w);
+    }
+    static __device__ __forceinline__ float one(const uint16_t* w, long i) { return bf16_at(w, i); }
+};
+
+template <>
+struct Load8<float> {
+    static __device__ __forceinline__ void at(const float* w, long i, float* f) {
+        float4 a = __ldg(reinterpret_cast<const float4*>(w + i));
+        float4 b = __ldg(reinterpret_cast<const float4*>(w + i + 4));
+        f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+    }
+    static __device__ __forceinline__ float one(const float* w, long i) { return __ldg(w + i); }
+};
+
+enum Mode { STORE = 0, ACCUMULATE = 1, GELU_STORE = 2 };
+
+// Grouped linear: for each group g (an expert; one group when group_start is null) and each of its slots i,
+// y[out(i), r] (op)= gate(i) · Σ_c x[in(i), c] · W_g[r, c]. in(i) = in_rows ? in_rows[i] / in_div : i;
+// out(i) = out_rows ? out_rows[i] / out_div : i; gate(i) = gates ? gates[out_rows ? out_rows[i] : i] : 1.
+// One warp per output row r, lanes striding over 8-wide column chunks, NT slots at a time sharing each weight
+// load. VEC: cols is a multiple of 8 (16-byte loads), else a scalar path.
+template <typename W, int NT, bool VEC>
+__global__ void linear_kernel(const float* __restrict__ x, const W* __restrict__ w, int rows, int cols, float* y,
+                              const int* group_start, int n, const int* in_rows, int in_div, const int* out_rows,
+                              int out_div, const float* gates, int mode) {
+    int warps = blockDim.x >> 5;
+    int r = blockIdx.x * warps + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    int g = blockIdx.y;
+    int begin = group_start ? group_start[g] : 0;
+    int end = group_start ? group_start[g + 1] : n;
+    const W* wr = w + ((long) g * rows + r) * cols;
+    for (int t0 = begin; t0 < end; t0 += NT) {
+        float acc[NT];
+        long xoff[NT];
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            acc[t] = 0.f;
+            int i = t0 + t < end ? t0 + t : t0;
+            xoff[t] = (long) (in_rows ? in_rows[i] / in_div : i) * cols;
+        }
+        if (VEC) {
+            int chunks = cols >> 3;
+#pragma unroll 2
+            for (int c = lane; c < chunks; c += 32) {
+                float wf[8];
+                Load8<W>::at(wr, (long) c * 8, wf);
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    const float4* xp = reinterpret_cast<const float4*>(x + xoff[t] + c * 8);
+                    float4 a = xp[0], b = xp[1];
+                    acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
+                            + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
+                }
+            }
+        } else {
+            for (int c = lane; c < cols; c += 32) {
+                float wv = Load8<W>::one(wr, c);
+#pragma unroll
+                for (int t = 0; t < NT; t++) acc[t] += wv * x[xoff[t] + c];
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) acc[t] = warp_sum(acc[t]);
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                int i = t0 + t;
+                if (i >= end) break;
+                int raw = out_rows ? out_rows[i] : i;
+                long o = (long) (out_rows ? raw / out_div : i) * rows + r;
+                float v = acc[t] * (gates ? gates[raw] : 1.f);
+                if (mode == STORE) {
+                    y[o] = v;
+                } else if (mode == GELU_STORE) {
+                    y[o] = gelu(v);
+                } else if (out_rows) {
+                    atomicAdd(y + o, v);  // top-k: two experts may add into one token
+                } else {
+                    y[o] += v;
+                }
+            }
+        }
+    }
+}
+
+// out[i] = x[row(i)] · rsqrt(mean(x²) + eps) · gain, row(i) = rows ? rows[i] : i. One block per row.
+__global__ void rmsnorm_kernel(const float* x, const int* rows, const float* gain, int d, float eps, float* out) {
+    __shared__ float scratch[32];
+    int i = blockIdx.x;
+    const float* xr = x + (long) (rows ? rows[i] : i) * d;
+    float ss = 0.f;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) ss += xr[j] * xr[j];
+    ss = block_reduce<false>(ss, scratch);
+    float inv = rsqrtf(ss / d + eps);
+    for (int j = threadIdx.x; j < d; j += blockDim.x) out[(long) i * d + j] = xr[j] * inv * gain[j];
+}
+
+__global__ void embed_kernel(const uint16_t* emb, const int* ids, int d, float* x) {
+    int t = blockIdx.x;
+    long base = (long) ids[t] * d;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) x[(long) t * d + j] = bf16_at(emb, base + j);
+}
+
+// Where position p of the sequence in block-table row s keeps slot `slot`'s key (or value) vectors.
+__device__ __forceinline__ long kv_offset(const int* table, int max_blocks, int s, int p, int slot, int slots,
+                                          int block_size, int d) {
+    int block = table[s * max_blocks + p / block_size];
+    return (((long) block * slots + slot) * block_size + p % block_size) * d;
+}
+
+// Rotary (half-split) on the q and k parts of qkv [n, 3d], then writes k and v into the cache.
+__global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq, const int* table, int max_blocks,
+                                 int slot, int slots, int block_size, int d, int heads, const float* cos_t,
+                                 const float* sin_t, float* kc, float* vc) {
+    int t = blockIdx.x;
+    int hs = d / heads, half = hs / 2, p = pos[t];
+    float* q = qkv + (long) t * 3 * d;
+    float* k = q + d;
+    const float* v = q + 2 * d;
+    for (int idx = threadIdx.x; idx < heads * half; idx += blockDim.x) {
+        int h = idx / half, i = idx % half;
+        float c = cos_t[p * half + i], s = sin_t[p * half + i];
+        int a = h * hs + i, b = a + half;
+        float q1 = q[a], q2 = q[b];
+        q[a] = q1 * c - q2 * s;
+        q[b] = q1 * s + q2 * c;
+        float k1 = k[a], k2 = k[b];
+        k[a] = k1 * c - k2 * s;
+        k[b] = k1 * s + k2 * c;
+    }
+    __syncthreads();
+    long off = kv_offset(table, max_blocks, tok_seq[t], p, slot, slots, block_size, d);
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        kc[off + j] = k[j];
+        vc[off + j] = v[j];
+    }
+}
+
+// Causal attention of one new token and one head over its sequence's cached positions 0..pos (itself included).
+// Block (head, token); scores live in dynamic shared memory (max_positions floats) after the query.
+__global__ void attention_kernel(const float* qkv, const int* pos, const int* tok_seq, const int* table,
+                                 int max_blocks, int slot, int slots, int block_size, int d, int heads, float scale,
+                                 const float* kc, const float* vc, float* out) {
+    extern __shared__ float smem[];
+    __shared__ float scratch[32];
+    int h = blockIdx.x, t = blockIdx.y;
+    int hs = d / heads, p_end = pos[t] + 1, s = tok_seq[t];
+    float* q = smem;
+    float* scores = smem + hs;
+    for (int i = threadIdx.x; i < hs; i += blockDim.x) q[i] = qkv[(long) t * 3 * d + h * hs + i];
+    __syncthreads();
+    float mx = -INFINITY;
+    for (int p = threadIdx.x; p < p_end; p += blockDim.x) {
+        const float* kr = kc + kv_offset(table, max_blocks, s, p, slot, slots, block_size, d) + h * hs;
+        float dot = 0.f;
+        for (int i = 0; i < hs; i++) dot += q[i] * kr[i];
+        dot *= scale;
+        scores[p] = dot;
+        mx = fmaxf(mx, dot);
+    }
+    mx = block_reduce<true>(mx, scratch);
+    float sum = 0.f;
+    for (int p = threadIdx.x; p < p_end; p += blockDim.x) {
+        float e = __expf(scores[p] - mx);
+        scores[p] = e;
+        sum += e;
+    }
+    sum = block_reduce<false>(sum, scratch);
+    __syncthreads();
+    float inv = 1.f / sum;
+    for (int i = threadIdx.x; i < hs; i += blockDim.x) {
+        float acc = 0.f;
+        for (int p = 0; p < p_end; p++) {
+            acc += scores[p] * vc[kv_offset(table, max_blocks, s, p, slot, slots, block_size, d) + h * hs + i];
+        }
+        out[(long) t * d + h * hs + i] = acc * inv;
+    }
+}
+
+// Routing of n tokens in one block. Learned (logits != null): softmax over the experts, the k most probable
+// (ties to the lower index), gates renormalised over the k when k > 1. Hash (table != null): the table's expert
+// of the token (bigram: shifted by the previous token), gate 1. Then capacity, taking assignments by rank and
+// then token order (every first choice before any second), and grouping of the kept ones per expert.
+// Per-expert routed/dropped counts accumulate on the device.
+__global__ void route_kernel(const float* logits, int n, int experts, int k, int capacity, const int* table,
+                             int bigram, const int* ids, const int* prev, int* expert, float* gate, int* slot,
+                             int* group_start, int* grouped, unsigned long long* routed_total,
+                             unsigned long long* dropped_total) {
+    extern __shared__ int counts[];
+    for (int t = threadIdx.x; t < n; t += blockDim.x) {
+        if (table) {
+            int e = table[ids[t]];
+            if (bigram) {
+                long long m = (1000003LL * prev[t]) % experts;
+                if (m < 0) m += experts;
+                e = (int) ((e + m) % experts);
+            }
+            expert[t] = e;
+            gate[t] = 1.f;
+            continue;
+        }
+        const float* l = logits + (long) t * experts;
+        float mx = -INFINITY;
+        for (int e = 0; e < experts; e++) mx = fmaxf(mx, l[e]);
+        float sum = 0.f;
+        for (int e = 0; e < experts; e++) sum += expf(l[e] - mx);
+        float chosen_sum = 0.f;
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int e = 0; e < experts; e++) {
+                bool taken = false;
+                for (int i = 0; i < j; i++) taken |= expert[t * k + i] == e;
+                if (!taken && (best < 0 || l[e] > l[best])) best = e;
+            }
+            float prob = expf(l[best] - mx) / sum;
+            expert[t * k + j] = best;
+            gate[t * k + j] = prob;
+            chosen_sum += prob;
+        }
+        if (k > 1) {
+            for (int j = 0; j < k; j++) gate[t * k + j] /= chosen_sum;
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) {
+        int kept = 0, dropped = 0;
+        for (int j = 0; j < k; j++) {
+            for (int t = 0; t < n; t++) {
+                int a = t * k + j;
+                if (expert[a] != e) continue;
+                if (kept < capacity) {
+                    slot[a] = kept++;
+                } else {
+                    slot[a] = -1;
+                    dropped++;
+                }
+            }
+        }
+        counts[e] = kept;
+        routed_total[e] += kept;
+        dropped_total[e] += dropped;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int acc = 0;
+        for (int e = 0; e < experts; e++) {
+            group_start[e] = acc;
+            acc += counts[e];
+        }
+        group_start[experts] = acc;
+    }
+    __syncthreads();
+    for (int a = threadIdx.x; a < n * k; a += blockDim.x) {
+        if (slot[a] >= 0) grouped[group_start[expert[a]] + slot[a]] = a;
+    }
+}
+
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// One token per row of logits [rows, vocab]: greedy when temperature[row] == 0, else a draw from
+// softmax(logits / T) restricted to the smallest set of most probable tokens whose mass reaches top_p
+// (found by bisection on the probability threshold), with the uniform from splitmix64(seed[row]).
+__global__ void sample_kernel(const float* logits, int vocab, const float* temperature, const float* top_p,
+                              const unsigned long long* seed, int* out) {
+    __shared__ float scratch[32];
+    __shared__ float partial[1024];
+    __shared__ int winner;
+    __shared__ float left_over;
+    int row = blockIdx.x;
+    const float* l = logits + (long) row * vocab;
+    float temp = temperature[row];
+    // Greedy: the first index of the maximum, as the CPU sampler.
+    float mx = -INFINITY;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) mx = fmaxf(mx, l[i]);
+    mx = block_reduce<true>(mx, scratch);
+    if (temp <= 0.f) {
+        if (threadIdx.x == 0) winner = vocab;
+        __syncthreads();
+        for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+            if (l[i] == mx) atomicMin(&winner, i);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) out[row] = winner;
+        return;
+    }
+    float inv_t = 1.f / temp;
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) sum += __expf((l[i] - mx) * inv_t);
+    sum = block_reduce<false>(sum, scratch);
+    // Largest threshold tau (a probability) whose kept mass Σ p≥tau still reaches top_p.
+    float want = fminf(top_p[row], 1.f) * sum;
+    float lo = 0.f, hi = 1.f;  // relative to the max probability (which is exp(0) = 1 before normalising)
+    if (top_p[row] < 1.f) {
+        for (int it = 0; it < 32; it++) {
+            float mid = 0.5f * (lo + hi);
+            float mass = 0.f;
+            for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+                float e = __expf((l[i] - mx) * inv_t);
+                if (e >= mid) mass += e;
+            }
+            mass = block_reduce<false>(mass, scratch);
+            if (mass >= want) lo = mid; else hi = mid;
+        }
+    }
+    float tau = lo;
+    // Each thread owns a contiguous range; the uniform falls into one range, which that thread scans.
+    int per = (vocab + blockDim.x - 1) / blockDim.x;
+    int from = threadIdx.x * per, to = min(vocab, from + per);
+    float local = 0.f;
+    for (int i = from; i < to; i++) {
+        float e = __expf((l[i] - mx) * inv_t);
+        if (e >= tau) local += e;
+    }
+    partial[threadIdx.x] = local;
+    if (threadIdx.x == 0) winner = -1;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float total = 0.f;
+        for (int i = 0; i < blockDim.x; i++) total += partial[i];
+        double u = (double) (splitmix64(seed[row]) >> 11) * (1.0 / 9007199254740992.0);
+        float target = (float) (u * total);
+        float acc = 0.f;
+        int owner = -1;
+        for (int i = 0; i < blockDim.x; i++) {
+            if (partial[i] > 0.f) owner = i;
+            if (acc + partial[i] > target && partial[i] > 0.f) { owner = i; break; }
+            acc += partial[i];
+        }
+        left_over = target - acc;  // what is left inside the owner's range
+        winner = owner;
+    }
+    __syncthreads();
+    if (threadIdx.x == winner) {
+        float left = left_over;
+        int last = -1;
+        for (int i = from; i < to; i++) {
+            float e = __expf((l[i] - mx) * inv_t);
+            if (e < tau) continue;
+            last = i;
+            if (left < e) break;
+            left -= e;
+        }
+        out[row] = last;
+    }
+}
+
+__global__ void copy_kernel(const float* src, float* dst, long n) {
+    long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
+    long stride = (long) gridDim.x * blockDim.x;
+    for (; i < n; i += stride) dst[i] = src[i];
+}
+
+template <typename W, int NT>
+cudaError_t launch_linear_t(cudaStream_t s, dptr x, dptr w, int rows, int cols, dptr y, int groups, dptr group_start,
+                            int n, dptr in_rows, int in_div, dptr out_rows, int out_div, dptr gates, int mode) {
+    const int warps = 8;
+    dim3 grid((rows + warps - 1) / warps, groups);
+    if (cols % 8 == 0) {
+        linear_kernel<W, NT, true><<<grid, warps * 32, 0, s>>>(P(const float*, x), P(const W*, w), rows, cols,
+                P(float*, y), P(const int*, group_start), n, P(const int*, in_rows), in_div,
+                P(const int*, out_rows), out_div, P(const float*, gates), mode);
+    } else {
+        linear_kernel<W, NT, false><<<grid, warps * 32, 0, s>>>(P(const float*, x), P(const W*, w), rows, cols,
+                P(float*, y), P(const int*, group_start), n, P(const int*, in_rows), in_div,
+                P(const int*, out_rows), out_div, P(const float*, gates), mode);
+    }
+    return cudaGetLastError();
+}
+
+template <typename W>
+cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, int cols, dptr y, int groups,
+                            dptr group_start, int n, dptr in_rows, int in_div, dptr out_rows, int out_div, dptr gates,
+                            int mode) {
+    switch (tile) {
+        case 1: return launch_linear_t<W, 1>(s, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode);
+        case 2: return launch_linear_t<W, 2>(s, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode);
+        case 4: return launch_linear_t<W, 4>(s, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode);
+        default: return launch_linear_t<W, 8>(s, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode);
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+// Version of this kernel library's C interface; the Java binding refuses a library of another version.
+int sb_abi_version() { return 1; }
+
+// weight_bf16: 1 when w holds bfloat16, 0 for float32. tile: slots sharing one weight load (1, 2, 4 or 8).
+int sb_linear(dptr stream, int weight_bf16, int tile, dptr x, dptr w, int rows, int cols, dptr y, int groups,
+              dptr group_start, int n, dptr in_rows, int in_div, dptr out_rows, int out_div, dptr gates, int mode) {
+    cudaStream_t s = P(cudaStream_t, stream);
+    if (groups < 1 || rows < 1 || cols < 1 || in_div < 1 || out_div < 1) return cudaErrorInvalidValue;
+    return weight_bf16
+            ? launch_linear_w<uint16_t>(s, tile, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode)
+            : launch_linear_w<float>(s, tile, x, w, rows, cols, y, groups, group_start, n, in_rows, in_div, out_rows, out_div, gates, mode);
+}
+
+int sb_rmsnorm(dptr stream, dptr x, dptr rows, int count, dptr gain, int d, float eps, dptr out) {
+    if (count < 1) return cudaSuccess;
+    rmsnorm_kernel<<<count, 256, 0, P(cudaStream_t, stream)>>>(P(const float*, x), P(const int*, rows),
+            P(const float*, gain), d, eps, P(float*, out));
+    return cudaGetLastError();
+}
+
+int sb_embed(dptr stream, dptr emb, dptr ids, int n, int d, dptr x) {
+    embed_kernel<<<n, 256, 0, P(cudaStream_t, stream)>>>(P(const uint16_t*, emb), P(const int*, ids), d, P(float*, x));
+    return cudaGetLastError();
+}
+
+int sb_rotary_kv(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
+                 int slots, int block_size, int d, int heads, dptr cos_t, dptr sin_t, dptr kc, dptr vc) {
+    rotary_kv_kernel<<<n, 256, 0, P(cudaStream_t, stream)>>>(P(float*, qkv), P(const int*, pos),
+            P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads,
+            P(const float*, cos_t), P(const float*, sin_t), P(float*, kc), P(float*, vc));
+    return cudaGetLastError();
+}
+
+int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
+                 int slots, int block_size, int d, int heads, int max_positions, float scale, dptr kc, dptr vc,
+                 dptr out) {
+    size_t smem = (size_t) (d / heads + max_positions) * sizeof(float);
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+        if (e != cudaSuccess) return e;
+    }
+    dim3 grid(heads, n);
+    attention_kernel<<<grid, 128, smem, P(cudaStream_t, stream)>>>(P(const float*, qkv), P(const int*, pos),
+            P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, scale,
+            P(const float*, kc), P(const float*, vc), P(float*, out));
+    return cudaGetLastError();
+}
+
+int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, dptr table, int bigram, dptr ids,
+             dptr prev, dptr expert, dptr gate, dptr slot, dptr group_start, dptr grouped, dptr routed_total,
+             dptr dropped_total) {
+    route_kernel<<<1, 1024, experts * sizeof(int), P(cudaStream_t, stream)>>>(P(const float*, logits), n, experts, k,
+            capacity, P(const int*, table), bigram, P(const int*, ids), P(const int*, prev), P(int*, expert),
+            P(float*, gate), P(int*, slot), P(int*, group_start), P(int*, grouped),
+            P(unsigned long long*, routed_total), P(unsigned long long*, dropped_total));
+    return cudaGetLastError();
+}
+
+int sb_sample(dptr stream, dptr logits, int rows, int vocab, dptr temperature, dptr top_p, dptr seed, dptr out) {
+    sample_kernel<<<rows, 1024, 0, P(cudaStream_t, stream)>>>(P(const float*, logits), vocab,
+            P(const float*, temperature), P(const float*, top_p), P(const unsigned long long*, seed), P(int*, out));
+    return cudaGetLastError();
+}
+
+int sb_copy(dptr stream, dptr src, dptr dst, long long n) {
+    copy_kernel<<<1024, 256, 0, P(cudaStream_t, stream)>>>(P(const float*, src), P(float*, dst), n);
+    return cudaGetLastError();
+}
+
+}  // extern "C"

@@ -1,0 +1,294 @@
+package dev.switchback.kernels.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One CUDA device opened for the engine: the runtime, our kernel library (built by {@link NvccBuild} for its
+ * architecture), a stream, and every device allocation made through it (freed on {@link #close}). Kernel
+ * launchers return their launch status, checked here and named in the exception. Not thread-safe: one engine
+ * thread drives a device.
+ */
+public final class CudaDevice implements AutoCloseable {
+    private static final int ABI_VERSION = 1;
+    /** Modes of {@link #linear}. */
+    public static final int STORE = 0;
+    public static final int ACCUMULATE = 1;
+    public static final int GELU_STORE = 2;
+
+    private final Cudart rt;
+    private final int ordinal;
+    private final int computeCapability;
+    private final long stream;
+    private final List<Long> allocations = new ArrayList<>();
+    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy;
+    private long allocated;
+    private boolean closed;
+
+    private CudaDevice(Cudart rt, int ordinal, Path library) {
+        this.rt = rt;
+        this.ordinal = ordinal;
+        this.computeCapability = rt.computeCapability(ordinal);
+        SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
+        Linker linker = Linker.nativeLinker();
+        try {
+            int abi = (int) linker.downcallHandle(lib.findOrThrow("sb_abi_version"), FunctionDescriptor.of(JAVA_INT)).invokeExact();
+            if (abi != ABI_VERSION) {
+                throw new CudaException(library + " has kernel ABI " + abi + ", this build needs " + ABI_VERSION);
+            }
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cannot call sb_abi_version in " + library, t);
+        }
+        ValueLayout L = JAVA_LONG;
+        ValueLayout I = JAVA_INT;
+        ValueLayout F = JAVA_FLOAT;
+        linear = bind(linker, lib, "sb_linear", L, I, I, L, L, I, I, L, I, L, I, L, I, L, I, L, I);
+        rmsnorm = bind(linker, lib, "sb_rmsnorm", L, L, L, I, L, I, F, L);
+        embed = bind(linker, lib, "sb_embed", L, L, L, I, I, L);
+        rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L);
+        attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L);
+        route = bind(linker, lib, "sb_route", L, L, I, I, I, I, L, I, L, L, L, L, L, L, L, L, L);
+        sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
+        copy = bind(linker, lib, "sb_copy", L, L, L, L);
+        this.stream = rt.streamCreate();
+    }
+
+    private static MethodHandle bind(Linker linker, SymbolLookup lib, String name, MemoryLayout... args) {
+        return linker.downcallHandle(lib.findOrThrow(name), FunctionDescriptor.of(JAVA_INT, args));
+    }
+
+    /**
+     * Opens device {@code ordinal}: checks there is one, builds (or finds cached) kernels for its architecture.
+     *
+     * @throws CudaException with one line saying what is missing (runtime, device, nvcc) or what failed
+     */
+    public static CudaDevice open(int ordinal) {
+        Cudart rt = Cudart.get();
+        int count = rt.deviceCount();
+        if (count == 0) {
+            throw new CudaException("no CUDA device found");
+        }
+        if (ordinal < 0 || ordinal >= count) {
+            throw new CudaException("CUDA device " + ordinal + " does not exist: this host has " + count + " (0.." + (count - 1) + ")");
+        }
+        rt.setDevice(ordinal);
+        Path lib = NvccBuild.library(rt.computeCapability(ordinal));
+        return new CudaDevice(rt, ordinal, lib);
+    }
+
+    public Cudart runtime() {
+        return rt;
+    }
+
+    public long stream() {
+        return stream;
+    }
+
+    /** {@code cuda:N (sm_XY, S SMs)}. */
+    public String describe() {
+        return "cuda:" + ordinal + " (sm_" + computeCapability + ", " + rt.multiprocessors(ordinal) + " SMs)";
+    }
+
+    public String name() {
+        return "cuda:" + ordinal;
+    }
+
+    /** Device bytes allocated through this object. */
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    /** Device memory, freed with the device. */
+    public long malloc(long bytes) {
+        long p = rt.malloc(Math.max(bytes, 16));
+        allocations.add(p);
+        allocated += bytes;
+        return p;
+    }
+
+    /** Device memory holding {@code n} zero bytes. */
+    public long zeros(long bytes) {
+        long p = malloc(bytes);
+        rt.memsetAsync(p, 0, bytes, stream);
+        return p;
+    }
+
+    /** Uploads host memory (a native segment) synchronously. */
+    public void upload(long dst, MemorySegment src, long bytes) {
+        rt.memcpyAsync(dst, src.address(), bytes, Cudart.H2D, stream);
+        rt.streamSynchronize(stream);
+    }
+
+    public long upload(float[] values) {
+        long p = malloc(4L * values.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_FLOAT, values.length);
+            MemorySegment.copy(values, 0, s, JAVA_FLOAT, 0, values.length);
+            upload(p, s, 4L * values.length);
+        }
+        return p;
+    }
+
+    public long upload(int[] values) {
+        long p = malloc(4L * values.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_INT, values.length);
+            MemorySegment.copy(values, 0, s, JAVA_INT, 0, values.length);
+            upload(p, s, 4L * values.length);
+        }
+        return p;
+    }
+
+    /** Copies {@code count} floats from the device into {@code out}. */
+    public void download(long src, float[] out, int count) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_FLOAT, Math.max(1, count));
+            rt.memcpyAsync(s.address(), src, 4L * count, Cudart.D2H, stream);
+            rt.streamSynchronize(stream);
+            MemorySegment.copy(s, JAVA_FLOAT, 0, out, 0, count);
+        }
+    }
+
+    public void download(long src, long[] out, int count) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_LONG, Math.max(1, count));
+            rt.memcpyAsync(s.address(), src, 8L * count, Cudart.D2H, stream);
+            rt.streamSynchronize(stream);
+            MemorySegment.copy(s, JAVA_LONG, 0, out, 0, count);
+        }
+    }
+
+    public void download(long src, int[] out, int count) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_INT, Math.max(1, count));
+            rt.memcpyAsync(s.address(), src, 4L * count, Cudart.D2H, stream);
+            rt.streamSynchronize(stream);
+            MemorySegment.copy(s, JAVA_INT, 0, out, 0, count);
+        }
+    }
+
+    public void synchronize() {
+        rt.streamSynchronize(stream);
+    }
+
+    private void launched(String kernel, Object rc) {
+        rt.checkLaunch(kernel, (Integer) rc);
+    }
+
+    /**
+     * Grouped linear y (op)= gate·x·Wᵀ (see switchback.cu's linear_kernel): {@code groups} weight matrices of
+     * [rows, cols] back to back at {@code w}; {@code groupStart} (0: one group of {@code n}) gives each group's
+     * slots; {@code inRows}/{@code outRows} (0: identity) map slots to rows, divided by {@code inDiv}/{@code outDiv}.
+     */
+    public void linear(boolean bf16, int tile, long x, long w, int rows, int cols, long y, int groups, long groupStart,
+            int n, long inRows, int inDiv, long outRows, int outDiv, long gates, int mode) {
+        try {
+            launched("sb_linear", (int) linear.invokeExact(stream, bf16 ? 1 : 0, tile, x, w, rows, cols, y, groups,
+                    groupStart, n, inRows, inDiv, outRows, outDiv, gates, mode));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void rmsnorm(long x, long rows, int count, long gain, int d, float eps, long out) {
+        try {
+            launched("sb_rmsnorm", (int) rmsnorm.invokeExact(stream, x, rows, count, gain, d, eps, out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void embed(long emb, long ids, int n, int d, long x) {
+        try {
+            launched("sb_embed", (int) embed.invokeExact(stream, emb, ids, n, d, x));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void rotaryKv(long qkv, int n, long pos, long tokSeq, long table, int maxBlocks, int slot, int slots,
+            int blockSize, int d, int heads, long cos, long sin, long kc, long vc) {
+        try {
+            launched("sb_rotary_kv", (int) rotaryKv.invokeExact(stream, qkv, n, pos, tokSeq, table, maxBlocks, slot, slots,
+                    blockSize, d, heads, cos, sin, kc, vc));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void attention(long qkv, int n, long pos, long tokSeq, long table, int maxBlocks, int slot, int slots,
+            int blockSize, int d, int heads, int maxPositions, float scale, long kc, long vc, long out) {
+        try {
+            launched("sb_attention", (int) attention.invokeExact(stream, qkv, n, pos, tokSeq, table, maxBlocks, slot,
+                    slots, blockSize, d, heads, maxPositions, scale, kc, vc, out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void route(long logits, int n, int experts, int k, int capacity, long table, boolean bigram, long ids,
+            long prev, long expert, long gate, long slot, long groupStart, long grouped, long routed, long dropped) {
+        try {
+            launched("sb_route", (int) route.invokeExact(stream, logits, n, experts, k, capacity, table, bigram ? 1 : 0,
+                    ids, prev, expert, gate, slot, groupStart, grouped, routed, dropped));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void sample(long logits, int rows, int vocab, long temperature, long topP, long seed, long out) {
+        try {
+            launched("sb_sample", (int) sample.invokeExact(stream, logits, rows, vocab, temperature, topP, seed, out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A float copy by a kernel (for measuring device bandwidth). */
+    public void copy(long src, long dst, long floats) {
+        try {
+            launched("sb_copy", (int) copy.invokeExact(stream, src, dst, floats));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new CudaException("kernel launch failed", t);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        rt.streamSynchronize(stream);
+        for (long p : allocations) {
+            rt.free(p);
+        }
+        allocations.clear();
+        rt.streamDestroy(stream);
+    }
+}

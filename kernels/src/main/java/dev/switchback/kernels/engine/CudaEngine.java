@@ -1,0 +1,523 @@
+package dev.switchback.kernels.engine;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.kv.KvCacheFullException;
+import dev.switchback.kernels.routing.RoutePlan;
+import dev.switchback.kernels.tensor.Matrix;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The engine on one CUDA device: BF16 weights resident on the device (routers and norm gains F32), F32
+ * activations and a paged F32 KV cache (a slot per Ladder pass × layer, as on the CPU), routing, grouped expert
+ * FFNs, the output projection and sampling all on the device. Each call takes new tokens for some sequences
+ * (prefill chunks or one decoded token each) like {@link Engine#forward}; a pure decode step of a given batch
+ * size is captured once as a CUDA graph and replayed. Per-expert routed/dropped counters accumulate on the device
+ * and are read only when asked. One thread drives an engine.
+ */
+public final class CudaEngine implements AutoCloseable {
+    private final CudaDevice dev;
+    private final ModelConfig config;
+    private final Options options;
+    private final int d, dFf, vocab, heads, layers, passes, slots, experts, k, maxBlocks, blockSize;
+    private final boolean learned, bigram;
+    private final double capacityFactor;
+    private final Layer[] layerWeights;
+    private final long embedding, head, finalNorm, cos, sin, hashTable;
+    private final long keys, values;
+    private final ArrayDeque<Integer> freeBlocks = new ArrayDeque<>();
+    private final int totalBlocks;
+    // Activations for up to maxTokens tokens and maxSequences rows of logits.
+    private final long x, normed, qkv, att, hidden, routerLogits, expert, gate, slot, groupStart, grouped, lastNormed,
+            logits, sampled;
+    private final long routedTotal, droppedTotal;
+    // Per-call inputs: one pinned host block copied to one device block.
+    private final MemorySegment hostMeta;
+    private final long meta;
+    private final long ids, prev, pos, tokSeq, lastRow, table, temperature, topP, seeds;
+    private final long idsOff, prevOff, posOff, tokSeqOff, lastRowOff, tableOff, temperatureOff, topPOff, seedsOff, metaBytes;
+    private final Map<Integer, Long> graphs = new HashMap<>();
+    private final MemorySegment hostLogits;
+    private final MemorySegment hostSampled;
+    private boolean closed;
+
+    /** The device weights of one block; {@code w1/w2} hold {@code experts} matrices back to back (1 when dense). */
+    private record Layer(long attnNorm, long wqkv, long wo, long ffnNorm, long router, long w1, long w2, int experts) {}
+
+    /**
+     * @param kvBlockSize positions per KV block
+     * @param kvBlocks blocks in the pool (0: enough for {@code maxSequences} full contexts)
+     * @param maxSequences most sequences in one call
+     * @param maxTokens most tokens in one call (prefill chunks included)
+     * @param graphs capture decode steps as CUDA graphs
+     */
+    public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs) {
+        public Options {
+            if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences) {
+                throw new IllegalArgumentException("bad CUDA engine options: kvBlockSize " + kvBlockSize + ", kvBlocks "
+                        + kvBlocks + ", maxSequences " + maxSequences + ", maxTokens " + maxTokens
+                        + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences)");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(16, 0, 64, 2048, true);
+        }
+    }
+
+    /** A sequence with its KV blocks on the device. */
+    public final class Sequence implements AutoCloseable {
+        private int[] tokens = new int[64];
+        private int length;
+        private int[] blocks = new int[0];
+
+        public int length() {
+            return length;
+        }
+
+        int blocksFor(int positions) {
+            return (positions + blockSize - 1) / blockSize;
+        }
+
+        /** Returns its blocks to the pool. */
+        @Override
+        public void close() {
+            for (int b : blocks) {
+                freeBlocks.push(b);
+            }
+            blocks = new int[0];
+            length = 0;
+        }
+    }
+
+    /** New tokens for one sequence. */
+    public record Step(Sequence sequence, int[] tokens) {
+        public Step {
+            if (tokens.length == 0) {
+                throw new IllegalArgumentException("a step needs at least one token");
+            }
+        }
+    }
+
+    /** How to pick each step's next token on the device: greedy when temperature is 0. */
+    public record Sampling(float temperature, float topP, long seed) {
+        public static final Sampling GREEDY = new Sampling(0, 1, 0);
+    }
+
+    public CudaEngine(ModelWeights w, CudaDevice dev, Options options) {
+        this.dev = dev;
+        this.config = w.config();
+        this.options = options;
+        this.d = config.dModel();
+        this.dFf = config.dFf();
+        this.vocab = config.vocabSize();
+        this.heads = config.heads();
+        this.layers = config.layers();
+        this.passes = config.architecture().passes();
+        this.slots = passes * layers;
+        Architecture.Sparse sparse = config.architecture().sparse();
+        this.experts = sparse == null ? 1 : sparse.experts();
+        this.k = switch (sparse) {
+            case Architecture.TopK t -> t.k();
+            case null, default -> 1;
+        };
+        this.learned = sparse instanceof Architecture.Switch || sparse instanceof Architecture.TopK;
+        this.capacityFactor = switch (sparse) {
+            case Architecture.Switch s -> s.capacityFactorEval();
+            case Architecture.TopK t -> t.capacityFactorEval();
+            case null, default -> 0;
+        };
+        this.bigram = sparse instanceof Architecture.Hash h && h.table() == Architecture.HashKind.bigram;
+        this.blockSize = options.kvBlockSize();
+        this.maxBlocks = (config.contextLength() + blockSize - 1) / blockSize;
+        this.totalBlocks = options.kvBlocks() > 0 ? options.kvBlocks() : maxBlocks * options.maxSequences();
+
+        layerWeights = new Layer[layers];
+        for (int l = 0; l < layers; l++) {
+            ModelWeights.Layer lw = w.layers[l];
+            long wqkv = dev.malloc(2L * 3 * d * d);
+            uploadBf16(wqkv, 0, lw.wq());
+            uploadBf16(wqkv, 2L * d * d, lw.wk());
+            uploadBf16(wqkv, 4L * d * d, lw.wv());
+            long wo = dev.malloc(2L * d * d);
+            uploadBf16(wo, 0, lw.wo());
+            int e = lw.w1().length;
+            long w1 = dev.malloc(2L * e * dFf * d);
+            long w2 = dev.malloc(2L * e * d * dFf);
+            for (int j = 0; j < e; j++) {
+                uploadBf16(w1, 2L * j * dFf * d, lw.w1()[j]);
+                uploadBf16(w2, 2L * j * d * dFf, lw.w2()[j]);
+            }
+            long router = lw.router() == null ? 0 : dev.upload(((Matrix.F32) lw.router()).data());
+            layerWeights[l] = new Layer(dev.upload(lw.attnNorm()), wqkv, wo, dev.upload(lw.ffnNorm()), router, w1, w2, e);
+        }
+        embedding = dev.malloc(2L * vocab * d);
+        uploadBf16(embedding, 0, w.tokenEmbedding);
+        if (w.head == w.tokenEmbedding) {
+            head = embedding;
+        } else {
+            head = dev.malloc(2L * vocab * d);
+            uploadBf16(head, 0, w.head);
+        }
+        finalNorm = dev.upload(w.finalNorm);
+        Attention.Rotary rotary = new Attention.Rotary(config.headSize(), config.contextLength(), config.ropeTheta());
+        cos = dev.upload(rotary.cosTable());
+        sin = dev.upload(rotary.sinTable());
+        hashTable = w.hash == null ? 0 : dev.upload(w.hash.table());
+
+        long blockFloats = (long) slots * blockSize * d;
+        keys = dev.zeros(4L * totalBlocks * blockFloats);
+        values = dev.zeros(4L * totalBlocks * blockFloats);
+        for (int b = totalBlocks - 1; b >= 0; b--) {
+            freeBlocks.push(b);
+        }
+
+        int tokens = options.maxTokens();
+        int seqs = options.maxSequences();
+        x = dev.malloc(4L * tokens * d);
+        normed = dev.malloc(4L * tokens * d);
+        qkv = dev.malloc(4L * tokens * 3 * d);
+        att = dev.malloc(4L * tokens * d);
+        hidden = dev.malloc(4L * tokens * k * dFf);
+        routerLogits = dev.malloc(4L * tokens * experts);
+        expert = dev.malloc(4L * tokens * k);
+        gate = dev.malloc(4L * tokens * k);
+        slot = dev.malloc(4L * tokens * k);
+        groupStart = dev.malloc(4L * (experts + 1));
+        grouped = dev.malloc(4L * tokens * k);
+        lastNormed = dev.malloc(4L * seqs * d);
+        logits = dev.malloc(4L * seqs * vocab);
+        sampled = dev.malloc(4L * seqs);
+        routedTotal = dev.zeros(8L * layers * experts);
+        droppedTotal = dev.zeros(8L * layers * experts);
+
+        // Inputs of a call, laid out once: ids, prev, pos, tokSeq [tokens]; lastRow [seqs]; table [seqs·maxBlocks];
+        // temperature, topP [seqs]; seeds [seqs] (8-byte aligned).
+        long off = 0;
+        idsOff = off;
+        off += 4L * tokens;
+        prevOff = off;
+        off += 4L * tokens;
+        posOff = off;
+        off += 4L * tokens;
+        tokSeqOff = off;
+        off += 4L * tokens;
+        lastRowOff = off;
+        off += 4L * seqs;
+        tableOff = off;
+        off += 4L * seqs * maxBlocks;
+        temperatureOff = off;
+        off += 4L * seqs;
+        topPOff = off;
+        off += 4L * seqs;
+        off = (off + 7) & ~7L;
+        seedsOff = off;
+        off += 8L * seqs;
+        metaBytes = off;
+        Cudart rt = dev.runtime();
+        hostMeta = rt.mallocHost(metaBytes);
+        meta = dev.malloc(metaBytes);
+        ids = meta + idsOff;
+        prev = meta + prevOff;
+        pos = meta + posOff;
+        tokSeq = meta + tokSeqOff;
+        lastRow = meta + lastRowOff;
+        table = meta + tableOff;
+        temperature = meta + temperatureOff;
+        topP = meta + topPOff;
+        seeds = meta + seedsOff;
+        hostLogits = rt.mallocHost(4L * seqs * vocab);
+        hostSampled = rt.mallocHost(4L * seqs);
+        dev.synchronize();
+    }
+
+    /** Uploads a matrix as BF16 (rounding F32 weights to nearest even) at {@code dst + offset}. */
+    private void uploadBf16(long dst, long offset, Matrix m) {
+        short[] bits = switch (m) {
+            case Matrix.Bf16 b -> b.data();
+            case Matrix.F32 f -> {
+                short[] s = new short[f.data().length];
+                for (int i = 0; i < s.length; i++) {
+                    s[i] = Matrix.Bf16.round(f.data()[i]);
+                }
+                yield s;
+            }
+        };
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(2L * bits.length, 16);
+            MemorySegment.copy(bits, 0, seg, java.lang.foreign.ValueLayout.JAVA_SHORT, 0, bits.length);
+            dev.upload(dst + offset, seg, 2L * bits.length);
+        }
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public CudaDevice device() {
+        return dev;
+    }
+
+    public Sequence newSequence() {
+        return new Sequence();
+    }
+
+    /** KV blocks not held by any sequence. */
+    public int freeKvBlocks() {
+        return freeBlocks.size();
+    }
+
+    public int totalKvBlocks() {
+        return totalBlocks;
+    }
+
+    /**
+     * Appends each step's tokens and returns the next-token logits of each step ([steps][vocab]), copied to the
+     * host.
+     */
+    public float[][] forward(List<Step> steps) {
+        if (steps.isEmpty()) {
+            return new float[0][];
+        }
+        int n = prepare(steps, null);
+        enqueue(n, steps.size(), false);
+        int rows = steps.size();
+        dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
+        dev.synchronize();
+        commit(steps);
+        float[][] out = new float[rows][vocab];
+        for (int i = 0; i < rows; i++) {
+            MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * i * vocab, out[i], 0, vocab);
+        }
+        return out;
+    }
+
+    /**
+     * Appends each step's tokens and picks each step's next token on the device (only the token ids cross to
+     * the host). A call whose steps are one token each replays a captured graph for its batch size.
+     */
+    public int[] decode(List<Step> steps, List<Sampling> sampling) {
+        if (steps.isEmpty()) {
+            return new int[0];
+        }
+        if (sampling.size() != steps.size()) {
+            throw new IllegalArgumentException(steps.size() + " steps but " + sampling.size() + " sampling settings");
+        }
+        int n = prepare(steps, sampling);
+        boolean oneEach = n == steps.size();
+        if (oneEach && options.graphs()) {
+            Long graph = graphs.get(n);
+            if (graph == null) {
+                dev.runtime().beginCapture(dev.stream());
+                try {
+                    enqueue(n, n, true);
+                } finally {
+                    graph = dev.runtime().endCaptureAndInstantiate(dev.stream());
+                }
+                graphs.put(n, graph);
+            }
+            dev.runtime().graphLaunch(graph, dev.stream());
+        } else {
+            enqueue(n, steps.size(), true);
+        }
+        dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * steps.size(), Cudart.D2H, dev.stream());
+        dev.synchronize();
+        commit(steps);
+        int[] out = new int[steps.size()];
+        MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Checks the call, reserves KV blocks (all or none) and uploads its inputs; returns the token count. */
+    private int prepare(List<Step> steps, List<Sampling> sampling) {
+        if (closed) {
+            throw new IllegalStateException("the CUDA engine is closed");
+        }
+        if (steps.size() > options.maxSequences()) {
+            throw new IllegalArgumentException(steps.size() + " sequences in one call; this engine takes at most " + options.maxSequences());
+        }
+        Set<Sequence> seen = new HashSet<>();
+        int n = 0;
+        int need = 0;
+        for (Step s : steps) {
+            if (!seen.add(s.sequence())) {
+                throw new IllegalArgumentException("a sequence appears more than once in one call; give it one step with all its new tokens");
+            }
+            int end = s.sequence().length + s.tokens().length;
+            if (end > config.contextLength()) {
+                throw new ContextLengthException("sequence of " + s.sequence().length + " + " + s.tokens().length
+                        + " tokens exceeds the model's context length of " + config.contextLength());
+            }
+            for (int id : s.tokens()) {
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+                }
+            }
+            n += s.tokens().length;
+            need += Math.max(0, s.sequence().blocksFor(end) - s.sequence().blocks.length);
+        }
+        if (n > options.maxTokens()) {
+            throw new IllegalArgumentException(n + " tokens in one call; this engine takes at most " + options.maxTokens());
+        }
+        if (need > freeBlocks.size()) {
+            throw new KvCacheFullException("KV cache full: this batch needs " + need + " more block(s), "
+                    + freeBlocks.size() + " of " + totalBlocks + " free");
+        }
+        MemorySegment h = hostMeta;
+        int t = 0;
+        for (int i = 0; i < steps.size(); i++) {
+            Step s = steps.get(i);
+            Sequence q = s.sequence();
+            int have = q.blocks.length;
+            int want = q.blocksFor(q.length + s.tokens().length);
+            if (want > have) {
+                q.blocks = Arrays.copyOf(q.blocks, want);
+                for (int b = have; b < want; b++) {
+                    q.blocks[b] = freeBlocks.pop();
+                }
+            }
+            for (int b = 0; b < maxBlocks; b++) {
+                h.set(JAVA_INT, tableOff + 4L * (i * maxBlocks + b), b < q.blocks.length ? q.blocks[b] : 0);
+            }
+            for (int j = 0; j < s.tokens().length; j++, t++) {
+                int position = q.length + j;
+                int previous = j > 0 ? s.tokens()[j - 1] : q.length > 0 ? q.tokens[q.length - 1] : 0;
+                h.set(JAVA_INT, idsOff + 4L * t, s.tokens()[j]);
+                h.set(JAVA_INT, prevOff + 4L * t, previous);
+                h.set(JAVA_INT, posOff + 4L * t, position);
+                h.set(JAVA_INT, tokSeqOff + 4L * t, i);
+            }
+            h.set(JAVA_INT, lastRowOff + 4L * i, t - 1);
+            Sampling p = sampling == null ? Sampling.GREEDY : sampling.get(i);
+            h.set(JAVA_FLOAT, temperatureOff + 4L * i, p.temperature());
+            h.set(JAVA_FLOAT, topPOff + 4L * i, p.topP());
+            // A fresh draw per (seed, position): reproducible for a seed, different at every step.
+            h.set(JAVA_LONG, seedsOff + 8L * i, p.seed() * 0x9E3779B97F4A7C15L + q.length + s.tokens().length);
+        }
+        dev.runtime().memcpyAsync(meta, hostMeta.address(), metaBytes, Cudart.H2D, dev.stream());
+        return n;
+    }
+
+    private void commit(List<Step> steps) {
+        for (Step s : steps) {
+            Sequence q = s.sequence();
+            int end = q.length + s.tokens().length;
+            if (end > q.tokens.length) {
+                q.tokens = Arrays.copyOf(q.tokens, Math.max(end, 2 * q.tokens.length));
+            }
+            System.arraycopy(s.tokens(), 0, q.tokens, q.length, s.tokens().length);
+            q.length = end;
+        }
+    }
+
+    private static int tile(int slotsPerGroup) {
+        return slotsPerGroup <= 1 ? 1 : slotsPerGroup <= 2 ? 2 : slotsPerGroup <= 4 ? 4 : 8;
+    }
+
+    /** Launches one step over n tokens of {@code rows} sequences on the stream (captured or not). */
+    private void enqueue(int n, int rows, boolean sample) {
+        float eps = (float) config.normEps();
+        float scale = (float) (1 / Math.sqrt(config.headSize()));
+        int denseTile = tile(n);
+        int expertTile = tile((n * k + experts - 1) / experts);
+        int capacity = learned ? RoutePlan.capacity(n, k, experts, capacityFactor) : Integer.MAX_VALUE;
+        dev.embed(embedding, ids, n, d, x);
+        for (int p = 0; p < passes; p++) {
+            for (int l = 0; l < layers; l++) {
+                Layer w = layerWeights[l];
+                int s = p * layers + l;
+                dev.rmsnorm(x, 0, n, w.attnNorm(), d, eps, normed);
+                dev.linear(true, denseTile, normed, w.wqkv(), 3 * d, d, qkv, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.STORE);
+                dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
+                dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
+                        config.contextLength(), scale, keys, values, att);
+                dev.linear(true, denseTile, att, w.wo(), d, d, x, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.ACCUMULATE);
+                dev.rmsnorm(x, 0, n, w.ffnNorm(), d, eps, normed);
+                if (w.experts() == 1) {
+                    dev.linear(true, denseTile, normed, w.w1(), dFf, d, hidden, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.GELU_STORE);
+                    dev.linear(true, denseTile, hidden, w.w2(), d, dFf, x, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.ACCUMULATE);
+                } else {
+                    if (learned) {
+                        dev.linear(false, denseTile, normed, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0,
+                                CudaDevice.STORE);
+                    }
+                    long counters = 8L * l * experts;
+                    dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, ids,
+                            prev, expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
+                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, experts, groupStart, 0, grouped, k, 0, 1,
+                            0, CudaDevice.GELU_STORE);
+                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, x, experts, groupStart, 0, 0, 1, grouped, k,
+                            learned ? gate : 0, CudaDevice.ACCUMULATE);
+                }
+            }
+        }
+        dev.rmsnorm(x, lastRow, rows, finalNorm, d, eps, lastNormed);
+        dev.linear(true, tile(rows), lastNormed, head, vocab, d, logits, 1, 0, rows, 0, 1, 0, 1, 0, CudaDevice.STORE);
+        if (sample) {
+            dev.sample(logits, rows, vocab, temperature, topP, seeds, sampled);
+        }
+    }
+
+    /** Tokens routed to ([layer][expert]) since load, read from the device. */
+    public long[][] routedTokens() {
+        return counters(routedTotal);
+    }
+
+    /** Assignments dropped for capacity ([layer][expert]) since load. */
+    public long[][] droppedTokens() {
+        return counters(droppedTotal);
+    }
+
+    private long[][] counters(long src) {
+        long[] flat = new long[layers * experts];
+        dev.download(src, flat, flat.length);
+        long[][] out = new long[layers][];
+        for (int l = 0; l < layers; l++) {
+            out[l] = config.architecture().isSparseLayer(l) ? Arrays.copyOfRange(flat, l * experts, (l + 1) * experts) : new long[0];
+        }
+        return out;
+    }
+
+    /** Weight bytes one decoded token reads: attention, router, its experts' (k of them), embedding row, head. */
+    public long activeWeightBytesPerToken() {
+        long bytes = 2L * d + 2L * vocab * d;
+        for (int l = 0; l < layers; l++) {
+            boolean sparse = layerWeights[l].experts() > 1;
+            bytes += passes * (2L * 4 * d * d + 2L * 2 * d * dFf * (sparse ? k : 1));
+            if (layerWeights[l].router() != 0) {
+                bytes += passes * 4L * experts * d;
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Cudart rt = dev.runtime();
+        rt.streamSynchronize(dev.stream());
+        for (long g : graphs.values()) {
+            rt.graphExecDestroy(g);
+        }
+        rt.freeHost(hostMeta);
+        rt.freeHost(hostLogits);
+        rt.freeHost(hostSampled);
+    }
+}

@@ -1,0 +1,209 @@
+package dev.switchback.kernels.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchback.kernels.cpu.Parallel;
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.kv.KvCacheFullException;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA engine against the CPU engine on the same BF16 weights: logits of prefill and of mixed
+ * prefill+decode batches for every architecture, routing counters, greedy and sampled decoding through captured
+ * graphs, and errors. Runs only where a CUDA device is found (tag {@code gpu}); skipped elsewhere.
+ */
+@Tag("gpu")
+class CudaEngineTest {
+    /** BF16 weights on both sides, F32 arithmetic: only summation order and fast exp/tanh differ. */
+    private static final double TOLERANCE = 1e-3;
+    private static CudaDevice device;
+
+    @BeforeAll
+    static void open() {
+        String why = Cudart.unavailableReason();
+        assumeTrue(why == null, "no CUDA: " + why);
+        device = CudaDevice.open(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+        }
+    }
+
+    /** Every architecture, at TestModels' odd widths (scalar kernel path) and at a width of 64 (vector path). */
+    static List<ModelConfig> configs() {
+        List<Architecture> archs = List.of(TestModels.dense(), TestModels.switchUnbounded(), TestModels.topTwoUnbounded(),
+                TestModels.hashRandom(), TestModels.hashBigram(), new Architecture.Ladder(2, TestModels.dense()),
+                new Architecture.Ladder(2, TestModels.hashRandom()), new Architecture.Ladder(2, TestModels.switchUnbounded()),
+                new Architecture.Switch(4, 2, 1.25, 0.5, 0.01, 1e-3, 0.1, 0.0));
+        List<ModelConfig> out = new ArrayList<>();
+        for (Architecture a : archs) {
+            out.add(TestModels.config(a));
+            out.add(new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, a));
+        }
+        return out;
+    }
+
+    private static ModelWeights weights(ModelConfig config, long seed) {
+        return ModelWeights.load(config, TestModels.tensors(config, seed).source(), WeightFormat.BF16);
+    }
+
+    @ParameterizedTest
+    @MethodSource("configs")
+    void logitsMatchTheCpuEngineThroughPrefillAndMixedBatches(ModelConfig config) {
+        ModelWeights w = weights(config, 11);
+        Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null, Engine.Options.defaults().withFormat(WeightFormat.BF16));
+        try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            int[][] prompts = {TestModels.tokens(1, 7), TestModels.tokens(2, 3), TestModels.tokens(3, 11)};
+            List<Sequence> cs = new ArrayList<>();
+            List<CudaEngine.Sequence> gs = new ArrayList<>();
+            // Prefill the first two together, then the third joins while the others decode.
+            List<Engine.Step> cSteps = new ArrayList<>();
+            List<CudaEngine.Step> gSteps = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                cs.add(cpu.newSequence());
+                gs.add(gpu.newSequence());
+            }
+            for (int i = 0; i < 2; i++) {
+                cSteps.add(new Engine.Step(cs.get(i), prompts[i]));
+                gSteps.add(new CudaEngine.Step(gs.get(i), prompts[i]));
+            }
+            compare(cpu.forward(cSteps), gpu.forward(gSteps), config + " prefill");
+            for (int step = 0; step < 6; step++) {
+                cSteps.clear();
+                gSteps.clear();
+                for (int i = 0; i < 3; i++) {
+                    int[] t = i == 2 && step == 0 ? prompts[2] : new int[] {(step * 7 + i * 5) % TestModels.VOCAB};
+                    cSteps.add(new Engine.Step(cs.get(i), t));
+                    gSteps.add(new CudaEngine.Step(gs.get(i), t));
+                }
+                compare(cpu.forward(cSteps), gpu.forward(gSteps), config + " step " + step);
+            }
+            if (config.architecture().sparse() != null) {
+                long[][] routed = gpu.routedTokens();
+                long[][] dropped = gpu.droppedTokens();
+                int k = config.architecture().sparse() instanceof Architecture.TopK t ? t.k() : 1;
+                long tokens = 7 + 3 + 11 + 6 * 2 + 5;
+                for (int l = 0; l < config.layers(); l++) {
+                    if (!config.architecture().isSparseLayer(l)) {
+                        continue;
+                    }
+                    long sum = 0;
+                    for (int e = 0; e < routed[l].length; e++) {
+                        sum += routed[l][e] + dropped[l][e];
+                        assertEquals(cpu.expertStats().routed(l, e), routed[l][e], config + " layer " + l + " expert " + e + " routed");
+                        assertEquals(cpu.expertStats().dropped(l, e), dropped[l][e], config + " layer " + l + " expert " + e + " dropped");
+                    }
+                    assertEquals(tokens * k * config.architecture().passes(), sum, "no assignment lost in layer " + l);
+                }
+            }
+        }
+    }
+
+    private static void compare(float[][] expected, float[][] actual, String what) {
+        assertEquals(expected.length, actual.length, what);
+        for (int i = 0; i < expected.length; i++) {
+            double diff = TestModels.relativeDifference(expected[i], actual[i]);
+            assertTrue(diff <= TOLERANCE, what + " row " + i + ": relative difference " + diff);
+        }
+    }
+
+    @Test
+    void greedyDecodingThroughGraphsEqualsTheCpuEngine() {
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.switchUnbounded());
+        ModelWeights w = weights(config, 5);
+        Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null, Engine.Options.defaults().withFormat(WeightFormat.BF16));
+        try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            int[] prompt = TestModels.tokens(9, 5);
+            Sequence c = cpu.newSequence();
+            CudaEngine.Sequence g = gpu.newSequence();
+            int cNext = argmax(cpu.prefill(c, prompt));
+            int gNext = gpu.decode(List.of(new CudaEngine.Step(g, prompt)), List.of(CudaEngine.Sampling.GREEDY))[0];
+            assertEquals(cNext, gNext, "first token");
+            for (int i = 0; i < 20; i++) {
+                cNext = argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {cNext})))[0]);
+                gNext = gpu.decode(List.of(new CudaEngine.Step(g, new int[] {gNext})), List.of(CudaEngine.Sampling.GREEDY))[0];
+                assertEquals(cNext, gNext, "token " + (i + 1));
+            }
+        }
+    }
+
+    @Test
+    void samplingIsReproducibleAndANarrowNucleusIsGreedy() {
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.dense());
+        ModelWeights w = weights(config, 6);
+        try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            int[] prompt = TestModels.tokens(4, 6);
+            int[] a = run(gpu, prompt, new CudaEngine.Sampling(1.0f, 1.0f, 42));
+            int[] b = run(gpu, prompt, new CudaEngine.Sampling(1.0f, 1.0f, 42));
+            assertArrayEquals(a, b, "same seed, same tokens");
+            int[] greedy = run(gpu, prompt, CudaEngine.Sampling.GREEDY);
+            int[] narrow = run(gpu, prompt, new CudaEngine.Sampling(0.8f, 1e-6f, 7));
+            assertArrayEquals(greedy, narrow, "a nucleus of mass 1e-6 holds only the most probable token");
+            for (int t : a) {
+                assertTrue(t >= 0 && t < TestModels.VOCAB, "token " + t);
+            }
+        }
+    }
+
+    private static int[] run(CudaEngine gpu, int[] prompt, CudaEngine.Sampling sampling) {
+        try (CudaEngine.Sequence s = gpu.newSequence()) {
+            int[] out = new int[16];
+            int next = gpu.decode(List.of(new CudaEngine.Step(s, prompt)), List.of(sampling))[0];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = next;
+                next = gpu.decode(List.of(new CudaEngine.Step(s, new int[] {next})), List.of(sampling))[0];
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void badCallsFailClearlyAndChangeNothing() {
+        ModelConfig config = TestModels.config(TestModels.dense());
+        ModelWeights w = weights(config, 3);
+        try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 3, 4, 64, true))) {
+            CudaEngine.Sequence s = gpu.newSequence();
+            var tooLong = assertThrows(ContextLengthException.class,
+                    () -> gpu.forward(List.of(new CudaEngine.Step(s, new int[config.contextLength() + 1]))));
+            assertTrue(tooLong.getMessage().contains("context length"), tooLong.getMessage());
+            var badId = assertThrows(IllegalArgumentException.class,
+                    () -> gpu.forward(List.of(new CudaEngine.Step(s, new int[] {TestModels.VOCAB}))));
+            assertTrue(badId.getMessage().contains("outside the vocabulary"), badId.getMessage());
+            gpu.forward(List.of(new CudaEngine.Step(s, new int[12])));
+            assertEquals(0, gpu.freeKvBlocks());
+            CudaEngine.Sequence other = gpu.newSequence();
+            assertThrows(KvCacheFullException.class, () -> gpu.forward(List.of(new CudaEngine.Step(other, new int[] {1}))));
+            assertEquals(0, other.length(), "a refused call appends nothing");
+            s.close();
+            assertEquals(3, gpu.freeKvBlocks(), "closing a sequence frees its blocks");
+            assertEquals(1, gpu.forward(List.of(new CudaEngine.Step(other, new int[] {1}))).length);
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

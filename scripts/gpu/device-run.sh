@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs on a GPU host without a JDK: unpacks the jlink runtime and jars carried in .gpu/ (see docs/gpu.md for how
+# they are made), then runs what is asked: `tests` (the gpu-tagged JUnit tests), `sanitize` (one test under
+# compute-sanitizer memcheck), `bench` (bench gpu --large, writing the model for the peer), `peer` (PyTorch peer).
+# Logs go to $OUT when set.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT" /tmp/sb
+[[ -x /tmp/sb/jre-gpu/bin/java ]] || tar -C /tmp/sb -xzf .gpu/jre.tar.gz
+JAVA=/tmp/sb/jre-gpu/bin/java
+FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g"
+CP=$(ls .gpu/lib/*.jar | tr '\n' ':')
+export SWITCHBACK_CACHE=/tmp/sb/cache
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+for what in "$@"; do
+  case "$what" in
+    tests)
+      $JAVA $FLAGS -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar" \
+        --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest --details=tree \
+        --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;
+    sanitize)
+      timeout 300 compute-sanitizer --tool memcheck --leak-check no --print-limit 20 $JAVA $FLAGS \
+        -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar" \
+        --include-tag gpu --select-method 'dev.switchback.kernels.engine.CudaEngineTest#greedyDecodingThroughGraphsEqualsTheCpuEngine' \
+        --details=summary --disable-banner > "$OUT/sanitize.txt" 2>&1; echo "sanitizer exit $?"; grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/sanitize.txt" ;;
+    bench)
+      $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.txt" ;;
+    peer)
+      PYTHONUNBUFFERED=1 python3 scripts/gpu/torch_peer.py --model /tmp/sb/model ${PEER_ARGS:-} 2>&1 | tee "$OUT/peer.txt" ;;
+    *) echo "unknown step $what"; exit 2 ;;
+  esac
+done
