@@ -2,7 +2,7 @@
 //
 // Weights are bfloat16 on the device (routers and norm gains float32), activations and the KV cache float32,
 // every sum in float32. Each kernel has an extern "C" launcher taking the stream as its first argument and
-// device pointers as 64-bit integers; it returns cudaGetLastError() so the Java side can name the failing call.
+// device pointers as 64-bit integers; it returns the launch status so the Java side can name the failing call.
 // Built by nvcc on the GPU host (dev.switchback.kernels.cuda.NvccBuild) and bound with java.lang.foreign.
 
 #include <cuda_runtime.h>
@@ -14,6 +14,33 @@ typedef unsigned long long dptr;
 #define P(type, v) reinterpret_cast<type>(v)
 
 namespace {
+
+// Programmatic dependent launch (Hopper): every kernel first waits for the kernel before it on the stream to
+// finish (its writes visible), then lets the next one start launching, so launch latency overlaps this kernel.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_ENTRY() do { asm volatile("griddepcontrol.wait;" ::: "memory"); asm volatile("griddepcontrol.launch_dependents;"); } while (0)
+#else
+#define PDL_ENTRY() do { } while (0)
+#endif
+
+int g_pdl = 0;  // set by sb_set_pdl on devices that support it
+
+// Launches a kernel, with the programmatic-serialization attribute when PDL is on; returns the launch status.
+template <typename... KArgs, typename... Args>
+cudaError_t launch(cudaStream_t s, dim3 grid, dim3 block, size_t smem, void (*kernel)(KArgs...), Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = g_pdl;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+    return e != cudaSuccess ? e : cudaGetLastError();
+}
 
 constexpr float GELU_C = 0.7978845608028654f;  // sqrt(2/pi), as the CPU kernels
 
@@ -77,20 +104,33 @@ enum Mode { STORE = 0, ACCUMULATE = 1, GELU_STORE = 2 };
 // Grouped linear: for each group g (an expert; one group when group_start is null) and each of its slots i,
 // y[out(i), r] (op)= gate(i) · Σ_c x[in(i), c] · W_g[r, c]. in(i) = in_rows ? in_rows[i] / in_div : i;
 // out(i) = out_rows ? out_rows[i] / out_div : i; gate(i) = gates ? gates[out_rows ? out_rows[i] : i] : 1.
-// One warp per output row r, lanes striding over 8-wide column chunks, NT slots at a time sharing each weight
-// load. VEC: cols is a multiple of 8 (16-byte loads), else a scalar path.
+// A block's 8 warps cover 8/seg rows, each row split over seg warps by column (so short matrices still put
+// enough loads in flight); lanes stride over 8-wide column chunks, NT slots at a time sharing each weight
+// load; the seg partial sums meet in shared memory. VEC: cols is a multiple of 8 (16-byte loads), else scalar.
 template <typename W, int NT, bool VEC>
-__global__ void linear_kernel(const float* __restrict__ x, const W* __restrict__ w, int rows, int cols, float* y,
-                              const int* group_start, int n, const int* in_rows, int in_div, const int* out_rows,
-                              int out_div, const float* gates, int mode) {
-    int warps = blockDim.x >> 5;
-    int r = blockIdx.x * warps + (threadIdx.x >> 5);
-    int lane = threadIdx.x & 31;
-    if (r >= rows) return;
-    int g = blockIdx.y;
+__global__ void __launch_bounds__(256) linear_kernel(const float* __restrict__ x, const W* __restrict__ w, int rows,
+        int cols, float* y, const int* group_start, int n, const int* in_rows, int in_div, const int* out_rows,
+        int out_div, const float* gates, int mode, int seg, int groups) {
+    PDL_ENTRY();
+    __shared__ float partial[8][NT];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int rows_per_block = 8 / seg;
+    int r = blockIdx.x * rows_per_block + warp / seg;
+    int part = warp % seg;
+    bool live = r < rows;
+    // With groups, blockIdx.y picks the blockIdx.y-th non-empty group: a decode step touches few experts, and
+    // the grid is launched over min(groups, slots) of them rather than over every expert.
+    int g = 0;
+    if (group_start) {
+        int seen = -1;
+        for (g = 0; g < groups; g++) {
+            if (group_start[g + 1] > group_start[g] && ++seen == (int) blockIdx.y) break;
+        }
+        if (g == groups) return;  // fewer non-empty groups than launched: the whole block leaves together
+    }
     int begin = group_start ? group_start[g] : 0;
     int end = group_start ? group_start[g + 1] : n;
-    const W* wr = w + ((long) g * rows + r) * cols;
+    const W* wr = w + ((long) g * rows + (live ? r : 0)) * cols;
     for (int t0 = begin; t0 < end; t0 += NT) {
         float acc[NT];
         long xoff[NT];
@@ -100,30 +140,48 @@ __global__ void linear_kernel(const float* __restrict__ x, const W* __restrict__
             int i = t0 + t < end ? t0 + t : t0;
             xoff[t] = (long) (in_rows ? in_rows[i] / in_div : i) * cols;
         }
-        if (VEC) {
-            int chunks = cols >> 3;
-#pragma unroll 2
-            for (int c = lane; c < chunks; c += 32) {
-                float wf[8];
-                Load8<W>::at(wr, (long) c * 8, wf);
+        if (live) {
+            if (VEC) {
+                int chunks = cols >> 3;
+#pragma unroll 4
+                for (int c = part * 32 + lane; c < chunks; c += 32 * seg) {
+                    float wf[8];
+                    Load8<W>::at(wr, (long) c * 8, wf);
 #pragma unroll
-                for (int t = 0; t < NT; t++) {
-                    const float4* xp = reinterpret_cast<const float4*>(x + xoff[t] + c * 8);
-                    float4 a = xp[0], b = xp[1];
-                    acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
-                            + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
+                    for (int t = 0; t < NT; t++) {
+                        const float4* xp = reinterpret_cast<const float4*>(x + xoff[t] + c * 8);
+                        float4 a = xp[0], b = xp[1];
+                        acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
+                                + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
+                    }
                 }
-            }
-        } else {
-            for (int c = lane; c < cols; c += 32) {
-                float wv = Load8<W>::one(wr, c);
+            } else {
+                for (int c = part * 32 + lane; c < cols; c += 32 * seg) {
+                    float wv = Load8<W>::one(wr, c);
 #pragma unroll
-                for (int t = 0; t < NT; t++) acc[t] += wv * x[xoff[t] + c];
+                    for (int t = 0; t < NT; t++) acc[t] += wv * x[xoff[t] + c];
+                }
             }
         }
 #pragma unroll
         for (int t = 0; t < NT; t++) acc[t] = warp_sum(acc[t]);
-        if (lane == 0) {
+        if (seg > 1) {
+            if (lane == 0) {
+#pragma unroll
+                for (int t = 0; t < NT; t++) partial[warp][t] = acc[t];
+            }
+            __syncthreads();
+            if (part == 0 && lane == 0) {
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    float v = 0.f;
+                    for (int j = 0; j < seg; j++) v += partial[warp + j][t];
+                    acc[t] = v;
+                }
+            }
+            __syncthreads();
+        }
+        if (live && part == 0 && lane == 0) {
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 int i = t0 + t;
@@ -147,6 +205,7 @@ __global__ void linear_kernel(const float* __restrict__ x, const W* __restrict__
 
 // out[i] = x[row(i)] · rsqrt(mean(x²) + eps) · gain, row(i) = rows ? rows[i] : i. One block per row.
 __global__ void rmsnorm_kernel(const float* x, const int* rows, const float* gain, int d, float eps, float* out) {
+    PDL_ENTRY();
     __shared__ float scratch[32];
     int i = blockIdx.x;
     const float* xr = x + (long) (rows ? rows[i] : i) * d;
@@ -158,6 +217,7 @@ __global__ void rmsnorm_kernel(const float* x, const int* rows, const float* gai
 }
 
 __global__ void embed_kernel(const uint16_t* emb, const int* ids, int d, float* x) {
+    PDL_ENTRY();
     int t = blockIdx.x;
     long base = (long) ids[t] * d;
     for (int j = threadIdx.x; j < d; j += blockDim.x) x[(long) t * d + j] = bf16_at(emb, base + j);
@@ -174,6 +234,7 @@ __device__ __forceinline__ long kv_offset(const int* table, int max_blocks, int 
 __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq, const int* table, int max_blocks,
                                  int slot, int slots, int block_size, int d, int heads, const float* cos_t,
                                  const float* sin_t, float* kc, float* vc) {
+    PDL_ENTRY();
     int t = blockIdx.x;
     int hs = d / heads, half = hs / 2, p = pos[t];
     float* q = qkv + (long) t * 3 * d;
@@ -199,23 +260,41 @@ __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq,
 }
 
 // Causal attention of one new token and one head over its sequence's cached positions 0..pos (itself included).
-// Block (head, token); scores live in dynamic shared memory (max_positions floats) after the query.
+// Block (head, token) of 256 threads: the sequence's block-table row goes to shared memory; a thread per
+// position computes its score with 16-byte loads of the key row; softmax over the scores; then 16 position
+// groups × (hs/4) float4 columns sum the value rows, and the groups' partial sums meet in shared memory.
+// Dynamic shared memory: q [hs], scores [max_positions], partial [16][hs], table [max_blocks] (ints).
 __global__ void attention_kernel(const float* qkv, const int* pos, const int* tok_seq, const int* table,
                                  int max_blocks, int slot, int slots, int block_size, int d, int heads, float scale,
-                                 const float* kc, const float* vc, float* out) {
+                                 const float* kc, const float* vc, float* out, int max_positions) {
+    PDL_ENTRY();
     extern __shared__ float smem[];
     __shared__ float scratch[32];
     int h = blockIdx.x, t = blockIdx.y;
     int hs = d / heads, p_end = pos[t] + 1, s = tok_seq[t];
     float* q = smem;
     float* scores = smem + hs;
+    float* partial = scores + max_positions;
+    int* blocks = reinterpret_cast<int*>(partial + 16 * hs);
     for (int i = threadIdx.x; i < hs; i += blockDim.x) q[i] = qkv[(long) t * 3 * d + h * hs + i];
+    for (int b = threadIdx.x; b < max_blocks; b += blockDim.x) blocks[b] = table[s * max_blocks + b];
     __syncthreads();
+    long slot_stride = (long) block_size * d;
+    long block_stride = (long) slots * slot_stride;
+    long base = (long) slot * slot_stride + h * hs;
+    bool vec = (hs & 3) == 0 && (d & 3) == 0;
     float mx = -INFINITY;
     for (int p = threadIdx.x; p < p_end; p += blockDim.x) {
-        const float* kr = kc + kv_offset(table, max_blocks, s, p, slot, slots, block_size, d) + h * hs;
+        const float* kr = kc + blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d;
         float dot = 0.f;
-        for (int i = 0; i < hs; i++) dot += q[i] * kr[i];
+        if (vec) {
+            for (int i = 0; i < hs; i += 4) {
+                float4 k4 = *reinterpret_cast<const float4*>(kr + i);
+                dot += q[i] * k4.x + q[i + 1] * k4.y + q[i + 2] * k4.z + q[i + 3] * k4.w;
+            }
+        } else {
+            for (int i = 0; i < hs; i++) dot += q[i] * kr[i];
+        }
         dot *= scale;
         scores[p] = dot;
         mx = fmaxf(mx, dot);
@@ -229,12 +308,34 @@ __global__ void attention_kernel(const float* qkv, const int* pos, const int* to
     }
     sum = block_reduce<false>(sum, scratch);
     __syncthreads();
+    int width = vec ? hs / 4 : hs;       // columns, float4 or float
+    int groups = blockDim.x / width;     // position groups
+    if (groups > 16) groups = 16;
+    int col = threadIdx.x % width, grp = threadIdx.x / width;
+    if (grp < groups) {
+        if (vec) {
+            float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int p = grp; p < p_end; p += groups) {
+                float4 v4 = *reinterpret_cast<const float4*>(vc + blocks[p / block_size] * block_stride + base
+                        + (long) (p % block_size) * d + col * 4);
+                float w = scores[p];
+                acc.x += w * v4.x; acc.y += w * v4.y; acc.z += w * v4.z; acc.w += w * v4.w;
+            }
+            float* dst = partial + grp * hs + col * 4;
+            dst[0] = acc.x; dst[1] = acc.y; dst[2] = acc.z; dst[3] = acc.w;
+        } else {
+            float acc = 0.f;
+            for (int p = grp; p < p_end; p += groups) {
+                acc += scores[p] * vc[blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d + col];
+            }
+            partial[grp * hs + col] = acc;
+        }
+    }
+    __syncthreads();
     float inv = 1.f / sum;
     for (int i = threadIdx.x; i < hs; i += blockDim.x) {
         float acc = 0.f;
-        for (int p = 0; p < p_end; p++) {
-            acc += scores[p] * vc[kv_offset(table, max_blocks, s, p, slot, slots, block_size, d) + h * hs + i];
-        }
+        for (int g = 0; g < groups; g++) acc += partial[g * hs + i];
         out[(long) t * d + h * hs + i] = acc * inv;
     }
 }
@@ -248,6 +349,7 @@ __global__ void route_kernel(const float* logits, int n, int experts, int k, int
                              int bigram, const int* ids, const int* prev, int* expert, float* gate, int* slot,
                              int* group_start, int* grouped, unsigned long long* routed_total,
                              unsigned long long* dropped_total) {
+    PDL_ENTRY();
     extern __shared__ int counts[];
     for (int t = threadIdx.x; t < n; t += blockDim.x) {
         if (table) {
@@ -329,6 +431,7 @@ __device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
 // (found by bisection on the probability threshold), with the uniform from splitmix64(seed[row]).
 __global__ void sample_kernel(const float* logits, int vocab, const float* temperature, const float* top_p,
                               const unsigned long long* seed, int* out) {
+    PDL_ENTRY();
     __shared__ float scratch[32];
     __shared__ float partial[1024];
     __shared__ int winner;
@@ -412,6 +515,7 @@ __global__ void sample_kernel(const float* logits, int vocab, const float* tempe
 }
 
 __global__ void copy_kernel(const float* src, float* dst, long n) {
+    PDL_ENTRY();
     long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
     long stride = (long) gridDim.x * blockDim.x;
     for (; i < n; i += stride) dst[i] = src[i];
@@ -420,18 +524,22 @@ __global__ void copy_kernel(const float* src, float* dst, long n) {
 template <typename W, int NT>
 cudaError_t launch_linear_t(cudaStream_t s, dptr x, dptr w, int rows, int cols, dptr y, int groups, dptr group_start,
                             int n, dptr in_rows, int in_div, dptr out_rows, int out_div, dptr gates, int mode) {
-    const int warps = 8;
-    dim3 grid((rows + warps - 1) / warps, groups);
+    // Split each row over up to 8 warps so that every lane still has at least two 8-wide chunks.
+    int chunks = (cols + 7) / 8;
+    int seg = 1;
+    while (seg < 8 && chunks >= 64 * seg * 2) seg *= 2;
+    int rows_per_block = 8 / seg;
+    // n bounds the non-empty groups (each holds at least one of the n slots); with groups, n is the slot count.
+    dim3 grid((rows + rows_per_block - 1) / rows_per_block, group_start ? (n < groups ? n : groups) : 1);
     if (cols % 8 == 0) {
-        linear_kernel<W, NT, true><<<grid, warps * 32, 0, s>>>(P(const float*, x), P(const W*, w), rows, cols,
+        return launch(s, grid, dim3(256), 0, linear_kernel<W, NT, true>, P(const float*, x), P(const W*, w), rows, cols,
                 P(float*, y), P(const int*, group_start), n, P(const int*, in_rows), in_div,
-                P(const int*, out_rows), out_div, P(const float*, gates), mode);
+                P(const int*, out_rows), out_div, P(const float*, gates), mode, seg, groups);
     } else {
-        linear_kernel<W, NT, false><<<grid, warps * 32, 0, s>>>(P(const float*, x), P(const W*, w), rows, cols,
+        return launch(s, grid, dim3(256), 0, linear_kernel<W, NT, false>, P(const float*, x), P(const W*, w), rows, cols,
                 P(float*, y), P(const int*, group_start), n, P(const int*, in_rows), in_div,
-                P(const int*, out_rows), out_div, P(const float*, gates), mode);
+                P(const int*, out_rows), out_div, P(const float*, gates), mode, seg, groups);
     }
-    return cudaGetLastError();
 }
 
 template <typename W>
@@ -451,7 +559,13 @@ cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, 
 extern "C" {
 
 // Version of this kernel library's C interface; the Java binding refuses a library of another version.
-int sb_abi_version() { return 1; }
+int sb_abi_version() { return 2; }
+
+// Turns programmatic dependent launch on or off (on needs compute capability 9.0+).
+int sb_set_pdl(int on) {
+    g_pdl = on ? 1 : 0;
+    return cudaSuccess;
+}
 
 // weight_bf16: 1 when w holds bfloat16, 0 for float32. tile: slots sharing one weight load (1, 2, 4 or 8).
 int sb_linear(dptr stream, int weight_bf16, int tile, dptr x, dptr w, int rows, int cols, dptr y, int groups,
@@ -465,58 +579,53 @@ int sb_linear(dptr stream, int weight_bf16, int tile, dptr x, dptr w, int rows, 
 
 int sb_rmsnorm(dptr stream, dptr x, dptr rows, int count, dptr gain, int d, float eps, dptr out) {
     if (count < 1) return cudaSuccess;
-    rmsnorm_kernel<<<count, 256, 0, P(cudaStream_t, stream)>>>(P(const float*, x), P(const int*, rows),
+    return launch(P(cudaStream_t, stream), dim3(count), dim3(256), 0, rmsnorm_kernel, P(const float*, x), P(const int*, rows),
             P(const float*, gain), d, eps, P(float*, out));
-    return cudaGetLastError();
 }
 
 int sb_embed(dptr stream, dptr emb, dptr ids, int n, int d, dptr x) {
-    embed_kernel<<<n, 256, 0, P(cudaStream_t, stream)>>>(P(const uint16_t*, emb), P(const int*, ids), d, P(float*, x));
-    return cudaGetLastError();
+    return launch(P(cudaStream_t, stream), dim3(n), dim3(256), 0, embed_kernel, P(const uint16_t*, emb), P(const int*, ids), d, P(float*, x));
 }
 
 int sb_rotary_kv(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
                  int slots, int block_size, int d, int heads, dptr cos_t, dptr sin_t, dptr kc, dptr vc) {
-    rotary_kv_kernel<<<n, 256, 0, P(cudaStream_t, stream)>>>(P(float*, qkv), P(const int*, pos),
+    return launch(P(cudaStream_t, stream), dim3(n), dim3(256), 0, rotary_kv_kernel, P(float*, qkv), P(const int*, pos),
             P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads,
             P(const float*, cos_t), P(const float*, sin_t), P(float*, kc), P(float*, vc));
-    return cudaGetLastError();
 }
 
 int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
                  int slots, int block_size, int d, int heads, int max_positions, float scale, dptr kc, dptr vc,
                  dptr out) {
-    size_t smem = (size_t) (d / heads + max_positions) * sizeof(float);
+    int hs = d / heads;
+    if (hs % 4 != 0 && hs > 256) return cudaErrorInvalidValue;  // the scalar value pass needs a thread per column
+    size_t smem = (size_t) (hs * 17 + max_positions + max_blocks) * sizeof(float);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
         if (e != cudaSuccess) return e;
     }
     dim3 grid(heads, n);
-    attention_kernel<<<grid, 128, smem, P(cudaStream_t, stream)>>>(P(const float*, qkv), P(const int*, pos),
+    return launch(P(cudaStream_t, stream), grid, dim3(256), smem, attention_kernel, P(const float*, qkv), P(const int*, pos),
             P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, scale,
-            P(const float*, kc), P(const float*, vc), P(float*, out));
-    return cudaGetLastError();
+            P(const float*, kc), P(const float*, vc), P(float*, out), max_positions);
 }
 
 int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, dptr table, int bigram, dptr ids,
              dptr prev, dptr expert, dptr gate, dptr slot, dptr group_start, dptr grouped, dptr routed_total,
              dptr dropped_total) {
-    route_kernel<<<1, 1024, experts * sizeof(int), P(cudaStream_t, stream)>>>(P(const float*, logits), n, experts, k,
+    return launch(P(cudaStream_t, stream), dim3(1), dim3(1024), experts * sizeof(int), route_kernel, P(const float*, logits), n, experts, k,
             capacity, P(const int*, table), bigram, P(const int*, ids), P(const int*, prev), P(int*, expert),
             P(float*, gate), P(int*, slot), P(int*, group_start), P(int*, grouped),
             P(unsigned long long*, routed_total), P(unsigned long long*, dropped_total));
-    return cudaGetLastError();
 }
 
 int sb_sample(dptr stream, dptr logits, int rows, int vocab, dptr temperature, dptr top_p, dptr seed, dptr out) {
-    sample_kernel<<<rows, 1024, 0, P(cudaStream_t, stream)>>>(P(const float*, logits), vocab,
+    return launch(P(cudaStream_t, stream), dim3(rows), dim3(1024), 0, sample_kernel, P(const float*, logits), vocab,
             P(const float*, temperature), P(const float*, top_p), P(const unsigned long long*, seed), P(int*, out));
-    return cudaGetLastError();
 }
 
 int sb_copy(dptr stream, dptr src, dptr dst, long long n) {
-    copy_kernel<<<1024, 256, 0, P(cudaStream_t, stream)>>>(P(const float*, src), P(float*, dst), n);
-    return cudaGetLastError();
+    return launch(P(cudaStream_t, stream), dim3(1024), dim3(256), 0, copy_kernel, P(const float*, src), P(float*, dst), n);
 }
 
 }  // extern "C"

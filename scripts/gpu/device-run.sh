@@ -26,6 +26,12 @@ for what in "$@"; do
         --details=summary --disable-banner > "$OUT/sanitize.txt" 2>&1; echo "sanitizer exit $?"; grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/sanitize.txt" ;;
     bench)
       $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.txt" ;;
+    profile)
+      # Per-kernel device time of two batch-1 decode steps (no graphs), after the prefill and warm-up.
+      timeout 300 ncu --metrics gpu__time_duration.sum --print-summary per-kernel --launch-skip ${PROFILE_SKIP:-1500} \
+        --launch-count ${PROFILE_COUNT:-170} $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --batch ${PROFILE_BATCH:-1} \
+        --steps 8 --warmup 8 --no-graphs > "$OUT/profile.txt" 2>&1; echo "ncu exit $?"
+      grep -E "^  [a-z_]+|gpu__time_duration.sum|\(linear|attention|route|rmsnorm|embed|rotary|sample" "$OUT/profile.txt" | head -80 ;;
     peer)
       PYTHONUNBUFFERED=1 python3 scripts/gpu/torch_peer.py --model /tmp/sb/model ${PEER_ARGS:-} 2>&1 | tee "$OUT/peer.txt" ;;
     *) echo "unknown step $what"; exit 2 ;;

@@ -64,6 +64,9 @@ public final class GpuBench implements Callable<Integer> {
     @Option(names = "--no-graphs", description = "Launch every kernel of a step instead of replaying a captured CUDA graph.")
     boolean noGraphs;
 
+    @Option(names = "--no-pdl", description = "Launch kernels without programmatic dependent launch (Hopper).")
+    boolean noPdl;
+
     @Option(names = "--write-model", paramLabel = "DIR", description = "Also write the weights (safetensors) and config.json for the PyTorch peer.")
     Path writeModel;
 
@@ -101,9 +104,11 @@ public final class GpuBench implements Callable<Integer> {
         }
         ModelWeights w = ModelWeights.load(config, TensorSource.of(weights.values(), weights.shapes(), weights.ints()), WeightFormat.BF16);
         try (CudaDevice dev = CudaDevice.open(device)) {
+            dev.programmaticLaunch(!noPdl);
             double bandwidth = copyBandwidth(dev);
-            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); device copy bandwidth %.0f GB/s (read + write)%n",
-                    dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), bandwidth / 1e9);
+            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s; device copy bandwidth %.0f GB/s (read + write)%n",
+                    dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), noGraphs ? "off" : "on",
+                    dev.programmaticLaunch() ? "on" : "off", bandwidth / 1e9);
             CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs);
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
                 out.println("| batch | tok/s | ms/step | weight MB/step | roofline tok/s | % of roofline |");

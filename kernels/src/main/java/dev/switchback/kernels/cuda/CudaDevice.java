@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 1;
+    private static final int ABI_VERSION = 2;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -34,7 +34,8 @@ public final class CudaDevice implements AutoCloseable {
     private final int computeCapability;
     private final long stream;
     private final List<Long> allocations = new ArrayList<>();
-    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy;
+    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy, setPdl;
+    private boolean pdl;
     private long allocated;
     private boolean closed;
 
@@ -65,7 +66,9 @@ public final class CudaDevice implements AutoCloseable {
         route = bind(linker, lib, "sb_route", L, L, I, I, I, I, L, I, L, L, L, L, L, L, L, L, L);
         sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
         copy = bind(linker, lib, "sb_copy", L, L, L, L);
+        setPdl = bind(linker, lib, "sb_set_pdl", I);
         this.stream = rt.streamCreate();
+        programmaticLaunch(computeCapability >= 90);
     }
 
     private static MethodHandle bind(Linker linker, SymbolLookup lib, String name, MemoryLayout... args) {
@@ -106,6 +109,25 @@ public final class CudaDevice implements AutoCloseable {
 
     public String name() {
         return "cuda:" + ordinal;
+    }
+
+    /**
+     * Programmatic dependent launch (compute capability 9.0+): each kernel may start launching while the one before
+     * it finishes, hiding launch latency between the many short kernels of a decode step. On by default where
+     * supported; graphs captured afterwards keep the setting they were captured with.
+     */
+    public void programmaticLaunch(boolean on) {
+        boolean enable = on && computeCapability >= 90;
+        try {
+            launched("sb_set_pdl", (int) setPdl.invokeExact(enable ? 1 : 0));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        pdl = enable;
+    }
+
+    public boolean programmaticLaunch() {
+        return pdl;
     }
 
     /** Device bytes allocated through this object. */
@@ -193,7 +215,8 @@ public final class CudaDevice implements AutoCloseable {
     /**
      * Grouped linear y (op)= gate·x·Wᵀ (see switchback.cu's linear_kernel): {@code groups} weight matrices of
      * [rows, cols] back to back at {@code w}; {@code groupStart} (0: one group of {@code n}) gives each group's
-     * slots; {@code inRows}/{@code outRows} (0: identity) map slots to rows, divided by {@code inDiv}/{@code outDiv}.
+     * slots, {@code n} then being the slot count; {@code inRows}/{@code outRows} (0: identity) map slots to rows,
+     * divided by {@code inDiv}/{@code outDiv}.
      */
     public void linear(boolean bf16, int tile, long x, long w, int rows, int cols, long y, int groups, long groupStart,
             int n, long inRows, int inDiv, long outRows, int outDiv, long gates, int mode) {

@@ -458,9 +458,9 @@ public final class CudaEngine implements AutoCloseable {
                     long counters = 8L * l * experts;
                     dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, ids,
                             prev, expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
-                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, experts, groupStart, 0, grouped, k, 0, 1,
+                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, experts, groupStart, n * k, grouped, k, 0, 1,
                             0, CudaDevice.GELU_STORE);
-                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, x, experts, groupStart, 0, 0, 1, grouped, k,
+                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, x, experts, groupStart, n * k, 0, 1, grouped, k,
                             learned ? gate : 0, CudaDevice.ACCUMULATE);
                 }
             }
