@@ -30,7 +30,8 @@ class ParallelTest {
                         for (int i = 0; i < count; i++) {
                             assertEquals(1, runs.get(i), "item " + i + " of " + count + ", " + threads + " threads, work " + work);
                         }
-                        assertTrue(chunks.size() <= Math.max(1, Math.min(threads, count)), "at most one chunk per thread");
+                        assertTrue(chunks.size() <= Math.max(1, Math.min(threads * Parallel.CHUNKS_PER_THREAD, count)),
+                                "at most " + Parallel.CHUNKS_PER_THREAD + " chunks per thread");
                         for (int[] c : chunks) {
                             assertTrue(c[0] < c[1] || count == 0, "no empty chunk: " + c[0] + ".." + c[1]);
                         }
@@ -56,9 +57,49 @@ class ParallelTest {
             p.forRange(4, Parallel.MIN_WORK_PER_CHUNK, (from, to) -> {
                 assertEquals(from + 1, to, "four items, four chunks");
                 seen.add(Thread.currentThread());
+                try {
+                    Thread.sleep(50); // long enough that the pool's threads claim chunks too
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             });
             assertTrue(seen.contains(Thread.currentThread()), "the caller runs the first chunk");
             assertTrue(seen.size() >= 2, "the other chunks run on the pool: " + seen);
+        }
+    }
+
+    /** A pool thread busy elsewhere (here: blocked in another call's chunk) must not hold this call up. */
+    @Test
+    void aBusyPoolThreadLeavesItsChunksToTheCaller() throws Exception {
+        try (Parallel p = new Parallel(2)) {
+            java.util.concurrent.CountDownLatch blocked = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            // The other call's caller runs chunk 0 and waits there until the pool's thread has taken chunk 1,
+            // which then holds that thread until released.
+            Thread other = Thread.ofPlatform().start(() -> p.forRange(2, Parallel.MIN_WORK_PER_CHUNK, (from, to) -> {
+                try {
+                    if (from == 0) {
+                        blocked.await();
+                    } else {
+                        blocked.countDown();
+                        release.await();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            assertTrue(blocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "the pool's thread is held");
+            AtomicIntegerArray runs = new AtomicIntegerArray(64);
+            p.forRange(64, Parallel.MIN_WORK_PER_CHUNK, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    runs.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 64; i++) {
+                assertEquals(1, runs.get(i), "item " + i + " ran once, while the pool's only thread was busy");
+            }
+            release.countDown();
+            other.join();
         }
     }
 
