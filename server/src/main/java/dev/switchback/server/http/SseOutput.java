@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.switchback.server.generation.GenerationListener.Completion;
 import dev.switchback.server.generation.GenerationListener.TokenPiece;
 import dev.switchback.server.generation.GenerationListener.Usage;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -32,6 +33,9 @@ final class SseOutput implements CallOutput {
     private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final System.Logger LOG = System.getLogger(SseOutput.class.getName());
+    /** Stands in for a token's text in a rendered chunk; Jackson writes it as {@link #MARKER_JSON}. */
+    static final String MARKER = "\u0001switchback-token\u0001";
+    private static final String MARKER_JSON = "\\u0001switchback-token\\u0001";
 
     private final ChannelHandlerContext ctx;
     private final Responses responses;
@@ -42,6 +46,7 @@ final class SseOutput implements CallOutput {
     private final boolean withUsage;
     private final long maxBufferedBytes;
     private final int[] offsets;
+    private final byte[][][] templates;
     private long bufferedBytes;
     private int promptTokens;
     private int completionTokens;
@@ -58,6 +63,7 @@ final class SseOutput implements CallOutput {
         this.withUsage = withUsage;
         this.maxBufferedBytes = maxBufferedBytes;
         this.offsets = new int[n];
+        this.templates = new byte[n][][];
     }
 
     @Override
@@ -91,7 +97,32 @@ final class SseOutput implements CallOutput {
             logprobs.add(text, piece.logprob(), offsets[choice]);
         }
         offsets[choice] += text.codePointCount(0, text.length());
+        if (logprobs == null) {
+            tokenEvent(choice, text);
+            return;
+        }
         event(chunk(format.chunkChoice(choice, text, logprobs, null), null));
+    }
+
+    /**
+     * The chunk of a plain token, without building a JSON tree per token: the chunk of a marker text is rendered
+     * once per choice, and each token's escaped text is spliced in where the marker was (same bytes as {@link #event}).
+     */
+    private void tokenEvent(int choice, String text) {
+        if (templates[choice] == null) {
+            ByteBuf once = io.netty.buffer.Unpooled.buffer(256);
+            Json.writeTo(once, chunk(format.chunkChoice(choice, MARKER, null, null), null));
+            String rendered = once.toString(StandardCharsets.UTF_8);
+            int at = rendered.indexOf(MARKER_JSON);
+            templates[choice] = new byte[][] {
+                rendered.substring(0, at).getBytes(StandardCharsets.UTF_8),
+                rendered.substring(at + MARKER_JSON.length()).getBytes(StandardCharsets.UTF_8)};
+        }
+        byte[] escaped = JsonStringEncoder.getInstance().quoteAsUTF8(text);
+        byte[][] t = templates[choice];
+        ByteBuf buf = ctx.alloc().buffer(DATA.length + t[0].length + escaped.length + t[1].length + EVENT_END.length);
+        buf.writeBytes(DATA).writeBytes(t[0]).writeBytes(escaped).writeBytes(t[1]).writeBytes(EVENT_END);
+        write(new DefaultHttpContent(buf));
     }
 
     @Override
