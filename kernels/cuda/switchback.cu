@@ -514,6 +514,21 @@ __global__ void sample_kernel(const float* logits, int vocab, const float* tempe
     }
 }
 
+// out (bf16, round to nearest even) = x (f32), for the tensor-core matmuls' inputs.
+__global__ void to_bf16_kernel(const float* x, long n, __nv_bfloat16* out) {
+    PDL_ENTRY();
+    long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
+    long stride = (long) gridDim.x * blockDim.x;
+    for (; i < n; i += stride) out[i] = __float2bfloat16_rn(x[i]);
+}
+
+__global__ void gelu_kernel(float* y, long n) {
+    PDL_ENTRY();
+    long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
+    long stride = (long) gridDim.x * blockDim.x;
+    for (; i < n; i += stride) y[i] = gelu(y[i]);
+}
+
 __global__ void copy_kernel(const float* src, float* dst, long n) {
     PDL_ENTRY();
     long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -559,7 +574,7 @@ cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, 
 extern "C" {
 
 // Version of this kernel library's C interface; the Java binding refuses a library of another version.
-int sb_abi_version() { return 2; }
+int sb_abi_version() { return 3; }
 
 // Turns programmatic dependent launch on or off (on needs compute capability 9.0+).
 int sb_set_pdl(int on) {
@@ -622,6 +637,17 @@ int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, 
 int sb_sample(dptr stream, dptr logits, int rows, int vocab, dptr temperature, dptr top_p, dptr seed, dptr out) {
     return launch(P(cudaStream_t, stream), dim3(rows), dim3(1024), 0, sample_kernel, P(const float*, logits), vocab,
             P(const float*, temperature), P(const float*, top_p), P(const unsigned long long*, seed), P(int*, out));
+}
+
+int sb_to_bf16(dptr stream, dptr x, long long n, dptr out) {
+    int blocks = (int) ((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096);
+    return launch(P(cudaStream_t, stream), dim3(blocks > 0 ? blocks : 1), dim3(256), 0, to_bf16_kernel,
+            P(const float*, x), (long) n, P(__nv_bfloat16*, out));
+}
+
+int sb_gelu(dptr stream, dptr y, long long n) {
+    int blocks = (int) ((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096);
+    return launch(P(cudaStream_t, stream), dim3(blocks > 0 ? blocks : 1), dim3(256), 0, gelu_kernel, P(float*, y), (long) n);
 }
 
 int sb_copy(dptr stream, dptr src, dptr dst, long long n) {

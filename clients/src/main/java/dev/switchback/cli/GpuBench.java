@@ -64,6 +64,10 @@ public final class GpuBench implements Callable<Integer> {
     @Option(names = "--no-graphs", description = "Launch every kernel of a step instead of replaying a captured CUDA graph.")
     boolean noGraphs;
 
+    @Option(names = "--gemm-min-tokens", defaultValue = "16", paramLabel = "N",
+            description = "Steps of at least N tokens run dense matmuls on cuBLAS (BF16 tensor cores); 0: never (default: ${DEFAULT-VALUE}).")
+    int gemmMinTokens;
+
     @Option(names = "--no-pdl", description = "Launch kernels without programmatic dependent launch (Hopper).")
     boolean noPdl;
 
@@ -106,10 +110,11 @@ public final class GpuBench implements Callable<Integer> {
         try (CudaDevice dev = CudaDevice.open(device)) {
             dev.programmaticLaunch(!noPdl);
             double bandwidth = copyBandwidth(dev);
-            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s; device copy bandwidth %.0f GB/s (read + write)%n",
+            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s, cuBLAS from %d tokens; device copy bandwidth %.0f GB/s (read + write)%n",
                     dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), noGraphs ? "off" : "on",
-                    dev.programmaticLaunch() ? "on" : "off", bandwidth / 1e9);
-            CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs);
+                    dev.programmaticLaunch() ? "on" : "off", gemmMinTokens, bandwidth / 1e9);
+            CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs,
+                    gemmMinTokens);
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
                 out.println("| batch | tok/s | ms/step | weight MB/step | roofline tok/s | % of roofline |");
                 out.println("|---:|---:|---:|---:|---:|---:|");

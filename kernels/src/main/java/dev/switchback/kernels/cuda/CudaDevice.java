@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 2;
+    private static final int ABI_VERSION = 3;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -34,7 +34,7 @@ public final class CudaDevice implements AutoCloseable {
     private final int computeCapability;
     private final long stream;
     private final List<Long> allocations = new ArrayList<>();
-    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy, setPdl;
+    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy, setPdl, toBf16, gelu;
     private boolean pdl;
     private long allocated;
     private boolean closed;
@@ -67,6 +67,8 @@ public final class CudaDevice implements AutoCloseable {
         sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
         copy = bind(linker, lib, "sb_copy", L, L, L, L);
         setPdl = bind(linker, lib, "sb_set_pdl", I);
+        toBf16 = bind(linker, lib, "sb_to_bf16", L, L, L, L);
+        gelu = bind(linker, lib, "sb_gelu", L, L, L);
         this.stream = rt.streamCreate();
         programmaticLaunch(computeCapability >= 90);
     }
@@ -277,6 +279,24 @@ public final class CudaDevice implements AutoCloseable {
     public void sample(long logits, int rows, int vocab, long temperature, long topP, long seed, long out) {
         try {
             launched("sb_sample", (int) sample.invokeExact(stream, logits, rows, vocab, temperature, topP, seed, out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** out[0..n) = x rounded to BF16 (the tensor-core matmuls' input). */
+    public void toBf16(long x, long n, long out) {
+        try {
+            launched("sb_to_bf16", (int) toBf16.invokeExact(stream, x, n, out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** In-place GELU (tanh form) over n floats. */
+    public void gelu(long y, long n) {
+        try {
+            launched("sb_gelu", (int) gelu.invokeExact(stream, y, n));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -118,28 +118,44 @@ public final class Cudart {
     }
 
     private static Cudart load() {
+        Path[] found = new Path[1];
+        SymbolLookup lib = findLibrary("libcudart", found);
+        if (lib == null) {
+            throw new CudaException("CUDA runtime not found: no libcudart.so under $CUDA_HOME/lib64 or /usr/local/cuda/lib64,"
+                    + " nor on the library path; install the CUDA toolkit or use --device cpu");
+        }
+        return new Cudart(found[0], lib);
+    }
+
+    /**
+     * A CUDA library ({@code libcudart}, {@code libcublas}, ...) from {@code $CUDA_HOME/lib64},
+     * {@code /usr/local/cuda/lib64} or the library path, or null; {@code found[0]} gets where it came from.
+     */
+    static SymbolLookup findLibrary(String base, Path[] found) {
         List<Path> candidates = new ArrayList<>();
         for (String home : new String[] {System.getenv("CUDA_HOME"), System.getenv("CUDA_PATH"), "/usr/local/cuda"}) {
             if (home != null && !home.isBlank()) {
-                candidates.add(Path.of(home, "lib64", "libcudart.so"));
-                candidates.add(Path.of(home, "lib64", "libcudart.so.13"));
-                candidates.add(Path.of(home, "lib64", "libcudart.so.12"));
+                for (String suffix : new String[] {".so", ".so.13", ".so.12"}) {
+                    candidates.add(Path.of(home, "lib64", base + suffix));
+                }
             }
         }
         for (Path p : candidates) {
             if (Files.isRegularFile(p)) {
-                return new Cudart(p, SymbolLookup.libraryLookup(p, Arena.global()));
+                found[0] = p;
+                return SymbolLookup.libraryLookup(p, Arena.global());
             }
         }
-        for (String name : new String[] {"libcudart.so.13", "libcudart.so.12", "libcudart.so"}) {
+        for (String suffix : new String[] {".so.13", ".so.12", ".so"}) {
             try {
-                return new Cudart(Path.of(name), SymbolLookup.libraryLookup(name, Arena.global()));
+                SymbolLookup lib = SymbolLookup.libraryLookup(base + suffix, Arena.global());
+                found[0] = Path.of(base + suffix);
+                return lib;
             } catch (IllegalArgumentException notFound) {
                 // try the next name
             }
         }
-        throw new CudaException("CUDA runtime not found: no libcudart.so under $CUDA_HOME/lib64 or /usr/local/cuda/lib64,"
-                + " nor on the library path; install the CUDA toolkit or use --device cpu");
+        return null;
     }
 
     /** The libcudart this binding loaded (a path, or a bare name resolved by the dynamic linker). */

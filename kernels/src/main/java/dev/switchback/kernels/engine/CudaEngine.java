@@ -4,6 +4,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.switchback.kernels.cuda.Cublas;
+import dev.switchback.kernels.cuda.CudaException;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.kv.KvCacheFullException;
@@ -51,6 +53,8 @@ public final class CudaEngine implements AutoCloseable {
     private final long ids, prev, pos, tokSeq, lastRow, table, temperature, topP, seeds;
     private final long idsOff, prevOff, posOff, tokSeqOff, lastRowOff, tableOff, temperatureOff, topPOff, seedsOff, metaBytes;
     private final Map<Integer, Long> graphs = new HashMap<>();
+    private final Cublas cublas;
+    private final long inputBf16;
     private final MemorySegment hostLogits;
     private final MemorySegment hostSampled;
     private boolean closed;
@@ -64,18 +68,28 @@ public final class CudaEngine implements AutoCloseable {
      * @param maxSequences most sequences in one call
      * @param maxTokens most tokens in one call (prefill chunks included)
      * @param graphs capture decode steps as CUDA graphs
+     * @param gemmMinTokens calls of at least this many tokens run dense matmuls on cuBLAS with BF16 inputs (0: never)
      */
-    public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs) {
+    public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens) {
         public Options {
-            if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences) {
+            if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences || gemmMinTokens < 0) {
                 throw new IllegalArgumentException("bad CUDA engine options: kvBlockSize " + kvBlockSize + ", kvBlocks "
-                        + kvBlocks + ", maxSequences " + maxSequences + ", maxTokens " + maxTokens
-                        + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences)");
+                        + kvBlocks + ", maxSequences " + maxSequences + ", maxTokens " + maxTokens + ", gemmMinTokens "
+                        + gemmMinTokens + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences, ≥ 0)");
             }
         }
 
+        public Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs) {
+            this(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, 16);
+        }
+
         public static Options defaults() {
-            return new Options(16, 0, 64, 2048, true);
+            return new Options(16, 0, 64, 2048, true, 16);
+        }
+
+        /** Calls of at least this many tokens run their dense matmuls on cuBLAS (BF16 tensor cores); 0: never. */
+        public Options withGemmMinTokens(int tokens) {
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, tokens);
         }
     }
 
@@ -240,6 +254,16 @@ public final class CudaEngine implements AutoCloseable {
         temperature = meta + temperatureOff;
         topP = meta + topPOff;
         seeds = meta + seedsOff;
+        Cublas blas = null;
+        if (options.gemmMinTokens() > 0) {
+            try {
+                blas = Cublas.open(dev);
+            } catch (CudaException e) {
+                System.err.println("switchback: " + e.getMessage() + "; large batches use the engine's own matmuls");
+            }
+        }
+        cublas = blas;
+        inputBf16 = blas == null ? 0 : dev.malloc(2L * tokens * Math.max(d, dFf));
         hostLogits = rt.mallocHost(4L * seqs * vocab);
         hostSampled = rt.mallocHost(4L * seqs);
         dev.synchronize();
@@ -428,6 +452,22 @@ public final class CudaEngine implements AutoCloseable {
         return slotsPerGroup <= 1 ? 1 : slotsPerGroup <= 2 ? 2 : slotsPerGroup <= 4 ? 4 : 8;
     }
 
+    /**
+     * A dense matmul y (op)= input·Wᵀ over n rows: on cuBLAS (input rounded to BF16, tensor cores, F32
+     * accumulation) from {@code gemmMinTokens} rows on, else the engine's own kernel with F32 inputs.
+     */
+    private void dense(int n, long input, long w, int rows, int cols, long y, int mode) {
+        if (cublas != null && n >= options.gemmMinTokens() && cols % 8 == 0) {
+            dev.toBf16(input, (long) n * cols, inputBf16);
+            cublas.linear(inputBf16, n, w, rows, cols, y, mode == CudaDevice.ACCUMULATE);
+            if (mode == CudaDevice.GELU_STORE) {
+                dev.gelu(y, (long) n * rows);
+            }
+        } else {
+            dev.linear(true, tile(n), input, w, rows, cols, y, 1, 0, n, 0, 1, 0, 1, 0, mode);
+        }
+    }
+
     /** Launches one step over n tokens of {@code rows} sequences on the stream (captured or not). */
     private void enqueue(int n, int rows, boolean sample) {
         float eps = (float) config.normEps();
@@ -441,15 +481,15 @@ public final class CudaEngine implements AutoCloseable {
                 Layer w = layerWeights[l];
                 int s = p * layers + l;
                 dev.rmsnorm(x, 0, n, w.attnNorm(), d, eps, normed);
-                dev.linear(true, denseTile, normed, w.wqkv(), 3 * d, d, qkv, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.STORE);
+                dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
                 dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
                 dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
                         config.contextLength(), scale, keys, values, att);
-                dev.linear(true, denseTile, att, w.wo(), d, d, x, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.ACCUMULATE);
+                dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
                 dev.rmsnorm(x, 0, n, w.ffnNorm(), d, eps, normed);
                 if (w.experts() == 1) {
-                    dev.linear(true, denseTile, normed, w.w1(), dFf, d, hidden, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.GELU_STORE);
-                    dev.linear(true, denseTile, hidden, w.w2(), d, dFf, x, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.ACCUMULATE);
+                    dense(n, normed, w.w1(), dFf, d, hidden, CudaDevice.GELU_STORE);
+                    dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
                 } else {
                     if (learned) {
                         dev.linear(false, denseTile, normed, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0,
@@ -466,7 +506,7 @@ public final class CudaEngine implements AutoCloseable {
             }
         }
         dev.rmsnorm(x, lastRow, rows, finalNorm, d, eps, lastNormed);
-        dev.linear(true, tile(rows), lastNormed, head, vocab, d, logits, 1, 0, rows, 0, 1, 0, 1, 0, CudaDevice.STORE);
+        dense(rows, lastNormed, head, vocab, d, logits, CudaDevice.STORE);
         if (sample) {
             dev.sample(logits, rows, vocab, temperature, topP, seeds, sampled);
         }
@@ -515,6 +555,9 @@ public final class CudaEngine implements AutoCloseable {
         rt.streamSynchronize(dev.stream());
         for (long g : graphs.values()) {
             rt.graphExecDestroy(g);
+        }
+        if (cublas != null) {
+            cublas.close();
         }
         rt.freeHost(hostMeta);
         rt.freeHost(hostLogits);

@@ -124,6 +124,61 @@ class CudaEngineTest {
         }
     }
 
+    /** Calls of 16+ tokens run the dense matmuls on cuBLAS with BF16 inputs: BF16 tolerance, and graphs agree. */
+    @Test
+    void largeCallsRunOnCublasWithinBf16ToleranceAndGraphsAgree() {
+        for (Architecture a : List.of(TestModels.dense(), TestModels.switchUnbounded())) {
+            ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, a);
+            ModelWeights w = weights(config, 21);
+            Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null,
+                    Engine.Options.defaults().withFormat(WeightFormat.BF16).withMaxSequences(16));
+            CudaEngine.Options options = new CudaEngine.Options(4, 0, 16, 64, true, 16);
+            try (CudaEngine eager = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 16, 64, false, 16));
+                    CudaEngine graphed = new CudaEngine(w, device, options)) {
+                List<Sequence> cs = new ArrayList<>();
+                List<CudaEngine.Sequence> es = new ArrayList<>();
+                List<CudaEngine.Sequence> gs = new ArrayList<>();
+                List<Engine.Step> cSteps = new ArrayList<>();
+                List<CudaEngine.Step> eSteps = new ArrayList<>();
+                List<CudaEngine.Step> gSteps = new ArrayList<>();
+                List<CudaEngine.Sampling> greedy = new ArrayList<>();
+                for (int i = 0; i < 16; i++) {
+                    int[] prompt = TestModels.tokens(100 + i, 2 + i % 3);
+                    cs.add(cpu.newSequence());
+                    es.add(eager.newSequence());
+                    gs.add(graphed.newSequence());
+                    cSteps.add(new Engine.Step(cs.get(i), prompt));
+                    eSteps.add(new CudaEngine.Step(es.get(i), prompt));
+                    gSteps.add(new CudaEngine.Step(gs.get(i), prompt));
+                    greedy.add(CudaEngine.Sampling.GREEDY);
+                }
+                float[][] expected = cpu.forward(cSteps);
+                float[][] actual = eager.forward(eSteps);
+                int[] next = graphed.decode(gSteps, greedy);
+                for (int step = 0; step < 4; step++) {
+                    double worst = 0;
+                    for (int i = 0; i < 16; i++) {
+                        worst = Math.max(worst, TestModels.relativeDifference(expected[i], actual[i]));
+                        assertEquals(argmax(actual[i]), next[i], a.kind() + " step " + step + " row " + i + ": graph vs eager");
+                    }
+                    assertTrue(worst <= 2e-2, a.kind() + " step " + step + ": relative difference " + worst);
+                    cSteps.clear();
+                    eSteps.clear();
+                    gSteps.clear();
+                    for (int i = 0; i < 16; i++) {
+                        int[] t = {next[i]};
+                        cSteps.add(new Engine.Step(cs.get(i), t));
+                        eSteps.add(new CudaEngine.Step(es.get(i), t));
+                        gSteps.add(new CudaEngine.Step(gs.get(i), t));
+                    }
+                    expected = cpu.forward(cSteps);
+                    actual = eager.forward(eSteps);
+                    next = graphed.decode(gSteps, greedy);
+                }
+            }
+        }
+    }
+
     @Test
     void greedyDecodingThroughGraphsEqualsTheCpuEngine() {
         ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.switchUnbounded());
