@@ -27,8 +27,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code switchback bench}: benchmarks that print the tables of docs/benchmarks.md. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, ServerBench.class, GpuBench.class})
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost, serving, GPU).",
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, ServerBench.class, ServeBenchCommands.Serve.class,
+            ServeBenchCommands.Sweep.class, GpuBench.class})
 final class BenchCommand {
 
     /** The large generated config of the benchmarks: d_model 1024, 8 layers, 16 experts in every 2nd block. */

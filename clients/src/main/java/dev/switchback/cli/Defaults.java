@@ -22,6 +22,19 @@ final class Defaults {
         return v != null ? Path.of(v) : Path.of(System.getProperty("user.home"), ".cache", "switchback");
     }
 
+    /**
+     * The corpus prompts are cut from: {@code $SWITCHBACK_CORPUS}, else {@code ../shared/corpus/kjv.txt.gz} beside
+     * the checkout the launcher runs from ({@code switchback.home}), or beside the working directory.
+     */
+    static Path corpus() {
+        String v = System.getenv("SWITCHBACK_CORPUS");
+        if (v != null) {
+            return Path.of(v);
+        }
+        String home = System.getProperty("switchback.home");
+        return (home != null ? Path.of(home) : Path.of("")).resolve("../shared/corpus/kjv.txt.gz").normalize();
+    }
+
     /** The folder a {@code --model} option names: a model folder as given, else a name[:version] in {@code store}. */
     static Path modelDir(dev.switchback.store.ModelStore store, String model) throws java.io.IOException {
         Path asPath = Path.of(model);

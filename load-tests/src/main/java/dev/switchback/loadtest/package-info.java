@@ -1,2 +1,0 @@
-/** Placeholder until this module's issue lands; see DESIGN.md for what it will own. */
-package dev.switchback.loadtest;
