@@ -9,6 +9,7 @@ import dev.switchback.kernels.cuda.CudaException;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.kv.KvCacheFullException;
+import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.RoutePlan;
 import dev.switchback.kernels.tensor.Matrix;
 import dev.switchback.store.model.Architecture;
@@ -47,6 +48,8 @@ public final class CudaEngine implements AutoCloseable {
     private final long x, normed, qkv, att, hidden, routerLogits, expert, gate, slot, groupStart, grouped, lastNormed,
             logits, sampled;
     private final long routedTotal, droppedTotal;
+    private final MemorySegment hostCounters;
+    private final ExpertStats stats;
     // Per-call inputs: one pinned host block copied to one device block.
     private final MemorySegment hostMeta;
     private final long meta;
@@ -216,8 +219,9 @@ public final class CudaEngine implements AutoCloseable {
         lastNormed = dev.malloc(4L * seqs * d);
         logits = dev.malloc(4L * seqs * vocab);
         sampled = dev.malloc(4L * seqs);
-        routedTotal = dev.zeros(8L * layers * experts);
-        droppedTotal = dev.zeros(8L * layers * experts);
+        // Routed and dropped totals side by side, so one copy brings both back with each step's results.
+        routedTotal = dev.zeros(16L * layers * experts);
+        droppedTotal = routedTotal + 8L * layers * experts;
 
         // Inputs of a call, laid out once: ids, prev, pos, tokSeq [tokens]; lastRow [seqs]; table [seqs·maxBlocks];
         // temperature, topP [seqs]; seeds [seqs] (8-byte aligned).
@@ -265,6 +269,8 @@ public final class CudaEngine implements AutoCloseable {
         cublas = blas;
         inputBf16 = blas == null ? 0 : dev.malloc(2L * tokens * Math.max(d, dFf));
         hostLogits = rt.mallocHost(4L * seqs * vocab);
+        hostCounters = rt.mallocHost(16L * layers * experts);
+        stats = new ExpertStats(layers, experts);
         hostSampled = rt.mallocHost(4L * seqs);
         dev.synchronize();
     }
@@ -321,8 +327,7 @@ public final class CudaEngine implements AutoCloseable {
         enqueue(n, steps.size(), false);
         int rows = steps.size();
         dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
-        dev.synchronize();
-        commit(steps);
+        finishStep(steps);
         float[][] out = new float[rows][vocab];
         for (int i = 0; i < rows; i++) {
             MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * i * vocab, out[i], 0, vocab);
@@ -359,8 +364,7 @@ public final class CudaEngine implements AutoCloseable {
             enqueue(n, steps.size(), true);
         }
         dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * steps.size(), Cudart.D2H, dev.stream());
-        dev.synchronize();
-        commit(steps);
+        finishStep(steps);
         int[] out = new int[steps.size()];
         MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
         return out;
@@ -434,6 +438,32 @@ public final class CudaEngine implements AutoCloseable {
         }
         dev.runtime().memcpyAsync(meta, hostMeta.address(), metaBytes, Cudart.H2D, dev.stream());
         return n;
+    }
+
+    /**
+     * Brings the expert counters back with the step's results (one more small copy on the stream, no extra
+     * synchronisation), waits for the step, and records its tokens.
+     */
+    private void finishStep(List<Step> steps) {
+        if (experts > 1) {
+            dev.runtime().memcpyAsync(hostCounters.address(), routedTotal, 16L * layers * experts, Cudart.D2H, dev.stream());
+        }
+        dev.synchronize();
+        if (experts > 1) {
+            long half = 8L * layers * experts;
+            for (int l = 0; l < layers; l++) {
+                for (int e = 0; e < experts; e++) {
+                    long at = 8L * (l * experts + e);
+                    stats.setTotals(l, e, hostCounters.get(JAVA_LONG, at), hostCounters.get(JAVA_LONG, half + at));
+                }
+            }
+        }
+        commit(steps);
+    }
+
+    /** Per-expert routed and dropped totals as of the last finished step, without touching the device. */
+    public ExpertStats expertStats() {
+        return stats;
     }
 
     private void commit(List<Step> steps) {
@@ -562,5 +592,6 @@ public final class CudaEngine implements AutoCloseable {
         rt.freeHost(hostMeta);
         rt.freeHost(hostLogits);
         rt.freeHost(hostSampled);
+        rt.freeHost(hostCounters);
     }
 }

@@ -29,6 +29,12 @@ public final class ExpertStats {
         }
     }
 
+    /** Sets running totals kept elsewhere (a device's counters, copied back with each step's results). */
+    public void setTotals(int layer, int expert, long routedTotal, long droppedTotal) {
+        routed.set(layer * experts + expert, routedTotal);
+        dropped.set(layer * experts + expert, droppedTotal);
+    }
+
     public void addComputeNanos(int layer, int expert, long nanos) {
         computeNanos.addAndGet(layer * experts + expert, nanos);
     }

@@ -109,6 +109,8 @@ class CudaEngineTest {
                         sum += routed[l][e] + dropped[l][e];
                         assertEquals(cpu.expertStats().routed(l, e), routed[l][e], config + " layer " + l + " expert " + e + " routed");
                         assertEquals(cpu.expertStats().dropped(l, e), dropped[l][e], config + " layer " + l + " expert " + e + " dropped");
+                        assertEquals(routed[l][e], gpu.expertStats().routed(l, e), "the counters that came back with the last step");
+                        assertEquals(dropped[l][e], gpu.expertStats().dropped(l, e), "the counters that came back with the last step");
                     }
                     assertEquals(tokens * k * config.architecture().passes(), sum, "no assignment lost in layer " + l);
                 }
