@@ -22,14 +22,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code switchback bench}: benchmarks that print the tables of docs/benchmarks.md. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost, serving, GPU).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, ServerBench.class, ServeBenchCommands.Serve.class,
-            ServeBenchCommands.Sweep.class, GpuBench.class})
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost, ONNX Runtime, serving, GPU).",
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, OnnxBench.class, ServerBench.class,
+            ServeBenchCommands.Serve.class, ServeBenchCommands.Sweep.class, GpuBench.class})
 final class BenchCommand {
 
     /** The large generated config of the benchmarks: d_model 1024, 8 layers, 16 experts in every 2nd block. */
@@ -65,23 +66,11 @@ final class BenchCommand {
         @Option(names = "--large", description = "The large generated config (d_model 1024, 8 layers, 16 experts).")
         boolean large;
 
-        @Option(names = "--batch", defaultValue = "1,16", paramLabel = "B,...", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
-        String batches;
-
         @Option(names = "--dtype", defaultValue = "F32,BF16", split = ",", paramLabel = "F32|BF16", description = "Engine weight formats (default: ${DEFAULT-VALUE}).")
         List<WeightFormat> formats;
 
-        @Option(names = "--prompt-len", defaultValue = "16", paramLabel = "N")
-        int promptLen;
-
-        @Option(names = "--steps", defaultValue = "32", paramLabel = "N", description = "Timed decode steps (default: ${DEFAULT-VALUE}).")
-        int steps;
-
-        @Option(names = "--warmup", defaultValue = "8", paramLabel = "N")
-        int warmup;
-
-        @Option(names = "--repeats", defaultValue = "3", paramLabel = "N", description = "Best of N runs (default: ${DEFAULT-VALUE}).")
-        int repeats;
+        @Mixin
+        DecodeTiming timing;
 
         @Option(names = "--no-djl", description = "Skip the DJL/PyTorch baseline.")
         boolean noDjl;
@@ -100,8 +89,11 @@ final class BenchCommand {
             double bandwidth = Bandwidth.copyBytesPerSecond(Parallel.shared(), 512, 5);
             out.printf(Locale.ROOT, "copy bandwidth %.1f GB/s (read + write)%n", bandwidth / 1e9);
             RandomModels.Weights weights = RandomModels.generate(model, 7);
-            List<Integer> bs = ints(batches);
-            int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
+            List<Integer> bs = timing.batchSizes();
+            int maxBatch = timing.maxBatch();
+            int promptLen = timing.promptLen;
+            int steps = timing.steps;
+            int warmup = timing.warmup;
             double[] djl = new double[bs.size()];
             if (!noDjl) {
                 // Same number of threads for both engines, unless the caller set PyTorch's explicitly.
@@ -124,7 +116,7 @@ final class BenchCommand {
                 double roofline = bandwidth / bytes;
                 for (int i = 0; i < bs.size(); i++) {
                     int b = bs.get(i);
-                    double tps = EngineDecode.tokensPerSecond(engine, b, promptLen, steps, warmup, repeats, 11);
+                    double tps = EngineDecode.tokensPerSecond(engine, b, promptLen, steps, warmup, timing.repeats, 11);
                     out.printf(Locale.ROOT, "| %s | %s | %d | %.1f | %s | %s | %.2f | %s | %s |%n", name, format, b, tps,
                             noDjl ? "–" : String.format(Locale.ROOT, "%.1f", djl[i]),
                             noDjl ? "–" : String.format(Locale.ROOT, "%.2f×", tps / djl[i]), bytes / 1e6,

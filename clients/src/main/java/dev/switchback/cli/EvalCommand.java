@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -20,14 +21,11 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR|NAME[:VERSION]", description = "Model folder or store name.")
-    String model;
+    @Mixin
+    ModelOption modelOption;
 
     @Option(names = "--corpus", required = true, paramLabel = "FILE", description = "Corpus (.txt or .txt.gz).")
     Path corpus;
-
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE or ./store).")
-    Path store;
 
     @Option(names = "--seq-len", defaultValue = "128", paramLabel = "N", description = "Evaluation window (default: ${DEFAULT-VALUE}).")
     int seqLen;
@@ -37,8 +35,8 @@ final class EvalCommand implements Callable<Integer> {
         if (!Files.isRegularFile(corpus)) {
             throw new IllegalArgumentException("--corpus: file does not exist: " + corpus);
         }
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Defaults.modelDir(s, model);
+        ModelStore s = modelOption.store();
+        Path dir = modelOption.dir(s);
         try (OpenedModel opened = s.open(dir); NDManager manager = NDManager.newBaseManager()) {
             Evaluation.Result r = Evaluation.run(manager, opened, corpus, seqLen);
             spec.commandLine().getOut().printf(Locale.ROOT, "%s: val_loss %.4f val_ppl %.3f over %,d tokens%n", dir, r.loss(),

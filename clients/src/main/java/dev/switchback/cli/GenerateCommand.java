@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -29,11 +30,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR|NAME[:VERSION]", description = "Model folder or store name.")
-    String model;
-
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE or ./store).")
-    Path store;
+    @Mixin
+    ModelOption modelOption;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "Text to continue.")
     String prompt;
@@ -65,8 +63,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(temperature, topK, topP, repetitionPenalty, seed, maxTokens, stop);
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Defaults.modelDir(s, model);
+        ModelStore s = modelOption.store();
+        Path dir = modelOption.dir(s);
         PrintWriter out = spec.commandLine().getOut();
         try (OpenedModel opened = s.open(dir)) {
             BpeTokenizer tokenizer = BpeTokenizer.load(opened.tokenizerFile());

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             EvalCommand.class,
             ModelsCommand.class,
             GenerateCommand.class,
+            ExportOnnxCommand.class,
             ServeCommand.class,
             BenchCommand.class,
             CompleteCommand.class,

@@ -5,15 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.server.onnx.Parity;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.PublishedModel;
 import dev.switchback.store.TinyModels;
 import dev.switchback.store.tokenizer.BpeTokenizer;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +48,7 @@ class GenerateCommandTest {
             try (Sequence seq = engine.newSequence()) {
                 float[] logits = engine.prefill(seq, tokenizer.encode(prompt));
                 for (int i = 0; i < 6; i++) {
-                    int next = argmax(logits);
+                    int next = Parity.argmax(logits);
                     if (next == tokenizer.endOfTextId()) {
                         break;
                     }
@@ -91,30 +89,10 @@ class GenerateCommandTest {
         assertTrue(err.contains("topP"), err);
     }
 
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
     private int run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            return Main.run(args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-            out = o.toString(StandardCharsets.UTF_8);
-            err = e.toString(StandardCharsets.UTF_8);
-        }
+        CliRun r = CliRun.of(args);
+        out = r.out();
+        err = r.err();
+        return r.exitCode();
     }
 }

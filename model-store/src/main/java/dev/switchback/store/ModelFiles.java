@@ -7,6 +7,8 @@ public final class ModelFiles {
     public static final String WEIGHTS = "model.safetensors";
     public static final String REFERENCE = "reference.json";
     public static final String CHECKSUMS = "SHA256SUMS";
+    /** The ONNX graph of a model served by ONNX Runtime (it holds the weights; there is no model.safetensors). */
+    public static final String ONNX = "model.onnx";
 
     private static final String EXPERTS_PREFIX = "experts-";
     private static final String SAFETENSORS = ".safetensors";

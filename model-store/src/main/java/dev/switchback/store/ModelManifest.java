@@ -21,7 +21,8 @@ import java.util.Map;
  *     that readers need not derive it, checked to agree
  * @param chatTemplate template for chat prompts, or {@code null} when the model has none
  * @param provenance where the model came from
- * @param extra fields added by later writers without a format change (never {@code null})
+ * @param extra fields added by later writers without a format change (never {@code null}); {@code "engine": "onnx"}
+ *     marks an ONNX export, whose weights are in {@code model.onnx} instead of {@code model.safetensors}
  */
 public record ModelManifest(
         int formatVersion,
@@ -35,6 +36,10 @@ public record ModelManifest(
         Map<String, Object> extra) {
 
     public static final int FORMAT_VERSION = 1;
+    /** The {@link #extra} key naming the engine a model folder is for, when it is not the native one. */
+    public static final String ENGINE = "engine";
+    /** The {@link #ENGINE} of an ONNX export. */
+    public static final String ENGINE_ONNX = "onnx";
 
     public ModelManifest {
         if (formatVersion != FORMAT_VERSION) {
@@ -80,6 +85,11 @@ public record ModelManifest(
     /** Writes this manifest to {@code file} and fsyncs it. */
     public void write(Path file) throws IOException {
         Json.write(file, this);
+    }
+
+    /** Whether this folder is an ONNX export: {@code model.onnx} holds the graph and weights, run by ONNX Runtime. */
+    public boolean onnxExport() {
+        return ENGINE_ONNX.equals(extra.get(ENGINE));
     }
 
     /** {@link #dtype} as a safetensors element type. */

@@ -109,7 +109,8 @@ final class ModelVerifier {
             }
         }
         if (manifest != null) {
-            for (String required : List.of(manifest.tokenizer(), ModelFiles.WEIGHTS, ModelFiles.REFERENCE)) {
+            String weights = manifest.onnxExport() ? ModelFiles.ONNX : ModelFiles.WEIGHTS;
+            for (String required : List.of(manifest.tokenizer(), weights, ModelFiles.REFERENCE)) {
                 if (!files.contains(required)) {
                     problems.add(new Problem(required, "missing (required by format v1)"));
                 }

@@ -32,13 +32,16 @@ public final class OpenedModel implements AutoCloseable {
         ModelManifest manifest = ModelManifest.read(dir.resolve(ModelFiles.MANIFEST));
         ReferenceLogits reference = ReferenceLogits.read(dir.resolve(ModelFiles.REFERENCE));
         Map<Integer, SafetensorsFile> experts = new LinkedHashMap<>();
-        SafetensorsFile weights = SafetensorsFile.open(dir.resolve(ModelFiles.WEIGHTS));
+        // An ONNX export keeps its weights inside model.onnx; ONNX Runtime reads that file itself.
+        SafetensorsFile weights = manifest.onnxExport() ? null : SafetensorsFile.open(dir.resolve(ModelFiles.WEIGHTS));
         try {
             for (int layer : manifest.sparseLayers()) {
                 experts.put(layer, SafetensorsFile.open(dir.resolve(ModelFiles.experts(layer))));
             }
         } catch (IOException | RuntimeException e) {
-            weights.close();
+            if (weights != null) {
+                weights.close();
+            }
             experts.values().forEach(SafetensorsFile::close);
             throw e;
         }
@@ -58,9 +61,27 @@ public final class OpenedModel implements AutoCloseable {
         return manifest.config();
     }
 
-    /** {@code model.safetensors}: every weight except the experts. */
+    /**
+     * {@code model.safetensors}: every weight except the experts.
+     *
+     * @throws IllegalStateException for an ONNX export, which has no such file
+     */
     public SafetensorsFile weights() {
+        if (weights == null) {
+            throw new IllegalStateException(manifest.name() + " at " + dir + " is an ONNX export (" + ModelFiles.ONNX
+                    + "): only the onnx engine of the server runs it; use the dense model it was exported from");
+        }
         return weights;
+    }
+
+    /** Whether this folder is an ONNX export ({@link ModelFiles#ONNX} instead of safetensors weights). */
+    public boolean onnxExport() {
+        return manifest.onnxExport();
+    }
+
+    /** The ONNX graph of an ONNX export. */
+    public Path onnxFile() {
+        return dir.resolve(ModelFiles.ONNX);
     }
 
     /** {@code experts-<layer>.safetensors} of sparse block {@code layer}. */
@@ -85,7 +106,9 @@ public final class OpenedModel implements AutoCloseable {
 
     @Override
     public void close() {
-        weights.close();
+        if (weights != null) {
+            weights.close();
+        }
         experts.values().forEach(SafetensorsFile::close);
     }
 }

@@ -6,6 +6,7 @@
  *   model.json                  {@link dev.switchback.store.ModelManifest}
  *   tokenizer.json              byte-level BPE, Hugging Face tokenizer.json-compatible
  *   model.safetensors           every weight except the experts (names: {@link dev.switchback.store.TensorNames})
+ *   model.onnx                  instead of the safetensors, in an ONNX export ({@code "engine": "onnx"} in model.json)
  *   experts-&lt;layer&gt;.safetensors one per sparse layer, so a shard loads only the experts it serves
  *   reference.json              {@link dev.switchback.store.ReferenceLogits}: prompts and the trainer's logits
  *   SHA256SUMS                  "&lt;hex&gt;  &lt;file&gt;" lines, checkable with {@code sha256sum -c}

@@ -2,11 +2,13 @@ package dev.switchback.cli.bench;
 
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.engine.StepEngine;
+import dev.switchback.server.onnx.Parity;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-/** Times batched decoding on the native engine: a prompt per sequence, then one greedy token per sequence per step. */
+/** Times batched decoding on an engine (native or ONNX Runtime): a prompt per sequence, then one greedy token per sequence per step. */
 public final class EngineDecode {
     private EngineDecode() {}
 
@@ -15,7 +17,7 @@ public final class EngineDecode {
      *
      * @param warmup decode steps run before timing (JIT, caches)
      */
-    public static double tokensPerSecond(Engine engine, int batch, int promptLen, int steps, int warmup, int repeats, long seed) {
+    public static double tokensPerSecond(StepEngine engine, int batch, int promptLen, int steps, int warmup, int repeats, long seed) {
         int context = engine.config().contextLength();
         if (promptLen + warmup + steps > context) {
             throw new IllegalArgumentException("prompt " + promptLen + " + warm-up " + warmup + " + steps " + steps
@@ -52,21 +54,11 @@ public final class EngineDecode {
         return best;
     }
 
-    private static float[][] step(Engine engine, List<Sequence> seqs, float[][] logits) {
+    private static float[][] step(StepEngine engine, List<Sequence> seqs, float[][] logits) {
         List<Engine.Step> steps = new ArrayList<>(seqs.size());
         for (int b = 0; b < seqs.size(); b++) {
-            steps.add(new Engine.Step(seqs.get(b), new int[] {argmax(logits[b])}));
+            steps.add(new Engine.Step(seqs.get(b), new int[] {Parity.argmax(logits[b])}));
         }
         return engine.forward(steps);
-    }
-
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

@@ -1,8 +1,6 @@
 package dev.switchback.kernels.engine;
 
 import dev.switchback.kernels.cpu.Parallel;
-import dev.switchback.kernels.kv.BlockPool;
-import dev.switchback.kernels.kv.SequenceCache;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.TokenHashRouter;
 import dev.switchback.kernels.routing.TopKRouter;
@@ -11,9 +9,7 @@ import dev.switchback.store.OpenedModel;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Runs a model of any architecture over batches of sequences: each call takes new tokens for some sequences
@@ -21,12 +17,12 @@ import java.util.Set;
  * Mixing prefill and decode in one call is what continuous batching needs. One thread calls {@link #forward}
  * at a time; the kernels inside it use the whole pool.
  */
-public final class Engine {
+public final class Engine implements StepEngine {
     private final ModelWeights weights;
     private final ModelConfig config;
     private final Context ctx;
     private final LadderStack stack;
-    private final BlockPool pool;
+    private final KvSequences sequences;
 
     /** What {@link Block}s need besides their weights. */
     record Context(Backend backend, Parallel parallel, ExpertPlacement placement, ExpertStats stats) {}
@@ -91,9 +87,7 @@ public final class Engine {
         ExpertPlacement place = placement != null ? placement : ExpertPlacement.single(backend, config.layers(), experts);
         this.ctx = new Context(backend, backend.parallel(), place, new ExpertStats(config.layers(), experts));
         this.stack = buildStack();
-        int blocksPerSequence = (config.contextLength() + options.kvBlockSize() - 1) / options.kvBlockSize();
-        int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : blocksPerSequence * options.maxSequences();
-        this.pool = new BlockPool(blocks, options.kvBlockSize(), stack.slots(), config.dModel());
+        this.sequences = new KvSequences(KvSequences.pool(config, options, stack.slots()), config);
     }
 
     private LadderStack buildStack() {
@@ -124,29 +118,6 @@ public final class Engine {
         return new LadderStack(blocks, config.architecture().passes());
     }
 
-    /** A new, empty sequence with its own KV cache. */
-    public Sequence newSequence() {
-        return new Sequence(new SequenceCache(pool));
-    }
-
-    /**
-     * A sequence that starts with {@code prefix} already cached in {@code blocks} (each gets a reference), as the
-     * prefix cache hands them out. Only whole blocks can be shared: the new sequence writes its next position
-     * into a fresh block, never into one another sequence still reads.
-     */
-    public Sequence newSequence(int[] prefix, int[] blocks) {
-        if (prefix.length % pool.blockSize() != 0 || prefix.length / pool.blockSize() != blocks.length) {
-            throw new IllegalArgumentException("a shared prefix must fill whole blocks: " + prefix.length + " tokens, "
-                    + blocks.length + " blocks of " + pool.blockSize());
-        }
-        if (prefix.length > config.contextLength()) {
-            throw new ContextLengthException("prefix of " + prefix.length + " tokens exceeds the context of " + config.contextLength());
-        }
-        Sequence s = newSequence();
-        s.adopt(prefix, blocks);
-        return s;
-    }
-
     /**
      * Appends each step's tokens to its sequence and returns the logits of the token following each step
      * ([steps][vocab]). Capacity of learned routers is computed over all tokens of the call.
@@ -154,28 +125,12 @@ public final class Engine {
      * @throws ContextLengthException when a sequence would pass the context length (nothing is changed)
      * @throws dev.switchback.kernels.kv.KvCacheFullException when the KV pool runs out (nothing is changed)
      */
+    @Override
     public float[][] forward(List<Step> steps) {
         if (steps.isEmpty()) {
             return new float[0][];
         }
-        Set<Sequence> seen = new HashSet<>();
-        for (Step s : steps) {
-            if (!seen.add(s.sequence())) {
-                throw new IllegalArgumentException("a sequence appears more than once in one forward call;"
-                        + " give it one step with all its new tokens");
-            }
-            int end = s.sequence().length() + s.tokens().length;
-            if (end > config.contextLength()) {
-                throw new ContextLengthException("sequence of " + s.sequence().length() + " + " + s.tokens().length
-                        + " tokens exceeds the model's context length of " + config.contextLength());
-            }
-            for (int id : s.tokens()) {
-                if (id < 0 || id >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-                }
-            }
-        }
-        reserve(steps);
+        sequences.begin(steps);
         Batch b = new Batch(steps);
         int d = config.dModel();
         float[] x = new float[b.tokens * d];
@@ -187,9 +142,7 @@ public final class Engine {
         Block.normRows(x, b.lastRow, weights.finalNorm, (float) config.normEps(), last, d);
         float[] logits = new float[steps.size() * config.vocabSize()];
         ctx.backend().linear(last, steps.size(), weights.head, logits);
-        for (Step s : steps) {
-            s.sequence().append(s.tokens());
-        }
+        sequences.commit(steps);
         float[][] out = new float[steps.size()][];
         for (int i = 0; i < out.length; i++) {
             out[i] = java.util.Arrays.copyOfRange(logits, i * config.vocabSize(), (i + 1) * config.vocabSize());
@@ -197,28 +150,7 @@ public final class Engine {
         return out;
     }
 
-    /** Reserves KV blocks for every step, all or none. */
-    private void reserve(List<Step> steps) {
-        int need = 0;
-        for (Step s : steps) {
-            SequenceCache c = s.sequence().cache();
-            // A sequence holding spare blocks needs none, but its spares are not free for the others.
-            need += Math.max(0, c.blocksFor(s.sequence().length() + s.tokens().length) - c.blockCount());
-        }
-        if (need > pool.freeBlocks()) {
-            throw new dev.switchback.kernels.kv.KvCacheFullException("KV cache full: this batch needs " + need
-                    + " more block(s), " + pool.freeBlocks() + " of " + pool.totalBlocks() + " free");
-        }
-        for (Step s : steps) {
-            s.sequence().cache().reserve(s.sequence().length() + s.tokens().length);
-        }
-    }
-
-    /** Runs a whole prompt through a fresh sequence; returns the next-token logits. */
-    public float[] prefill(Sequence sequence, int[] tokens) {
-        return forward(List.of(new Step(sequence, tokens)))[0];
-    }
-
+    @Override
     public ModelConfig config() {
         return config;
     }
@@ -228,6 +160,7 @@ public final class Engine {
     }
 
     /** Per-expert routing and compute counters since load. */
+    @Override
     public ExpertStats expertStats() {
         return ctx.stats();
     }
@@ -236,7 +169,8 @@ public final class Engine {
         return ctx.placement();
     }
 
-    public BlockPool kvPool() {
-        return pool;
+    @Override
+    public KvSequences sequences() {
+        return sequences;
     }
 }

@@ -108,6 +108,31 @@ public final class SequenceCache implements AutoCloseable {
         System.arraycopy(value, valueOff, pool.values(block), at, pool.dim());
     }
 
+    /**
+     * Copies the keys and values of {@code slot} at stored positions [{@code from}, {@code to}), split into
+     * {@code heads} heads, into arrays laid out {@code [heads][columns][headSize]} with position p in column p: the
+     * {@code [heads, positions, head_dim]} layout of one sequence in an ONNX-style {@code past_key_values} tensor.
+     */
+    public void gatherByHead(int slot, int heads, int from, int to, float[] keys, float[] values, int columns) {
+        int headSize = pool.dim() / heads;
+        if (headSize * heads != pool.dim() || from < 0 || to > length || to > columns) {
+            throw new IllegalArgumentException("cannot lay positions [" + from + ", " + to + ") of " + length + " stored, width "
+                    + pool.dim() + ", out as " + heads + " heads in " + columns + " columns");
+        }
+        int bs = pool.blockSize();
+        for (int p = from; p < to; p++) {
+            int block = table[p / bs];
+            int at = pool.offset(slot, p % bs);
+            float[] k = pool.keys(block);
+            float[] v = pool.values(block);
+            for (int h = 0; h < heads; h++) {
+                int dst = (h * columns + p) * headSize;
+                System.arraycopy(k, at + h * headSize, keys, dst, headSize);
+                System.arraycopy(v, at + h * headSize, values, dst, headSize);
+            }
+        }
+    }
+
     /** Pool block holding logical block {@code i}. */
     int block(int i) {
         return table[i];

@@ -35,6 +35,44 @@ class SequenceCacheTest {
     }
 
     @Test
+    void gatherByHeadLaysPositionsOutHeadMajorAcrossBlocks() {
+        // Blocks of 3 positions, 2 slots, rows of 4 = 2 heads of 2; 7 positions span 3 blocks.
+        BlockPool pool = new BlockPool(8, 3, 2, 4);
+        try (SequenceCache c = new SequenceCache(pool)) {
+            c.reserve(7);
+            for (int p = 0; p < 7; p++) {
+                for (int slot = 0; slot < 2; slot++) {
+                    float[] key = new float[4];
+                    float[] value = new float[4];
+                    for (int i = 0; i < 4; i++) {
+                        key[i] = 1000 * slot + 10 * p + i;
+                        value[i] = -key[i];
+                    }
+                    c.write(slot, p, key, 0, value, 0);
+                }
+            }
+            c.setLength(7);
+            int columns = 9;
+            float[] keys = new float[2 * columns * 2];
+            float[] values = new float[keys.length];
+            c.gatherByHead(1, 2, 2, 7, keys, values, columns);
+            for (int h = 0; h < 2; h++) {
+                for (int col = 0; col < columns; col++) {
+                    for (int i = 0; i < 2; i++) {
+                        float expected = col >= 2 && col < 7 ? 1000 + 10 * col + 2 * h + i : 0;
+                        assertEquals(expected, keys[(h * columns + col) * 2 + i], "head " + h + " column " + col);
+                        assertEquals(-expected, values[(h * columns + col) * 2 + i], 0f);
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> c.gatherByHead(0, 2, 0, 8, keys, values, columns),
+                    "only stored positions");
+            assertThrows(IllegalArgumentException.class, () -> c.gatherByHead(0, 3, 0, 7, keys, values, columns),
+                    "heads must divide the row");
+        }
+    }
+
+    @Test
     void reserveIsAllOrNothing() {
         BlockPool pool = new BlockPool(5, 4, 1, 2);
         SequenceCache other = new SequenceCache(pool);

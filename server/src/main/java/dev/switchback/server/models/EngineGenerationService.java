@@ -29,9 +29,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * {@link GenerationService} on the native engine: each loaded model has a {@link Scheduler} thread doing continuous
- * batching over its engine; models load off the caller's thread, one at a time, and idle ones give way when the
- * loaded-models memory budget is reached.
+ * {@link GenerationService} on the native engine (ONNX Runtime for a model exported to ONNX): each loaded model has
+ * a {@link Scheduler} thread doing continuous batching over its engine; models load off the caller's thread, one at
+ * a time, and idle ones give way when the loaded-models memory budget is reached.
  */
 public final class EngineGenerationService implements GenerationService {
     private static final System.Logger LOG = System.getLogger(EngineGenerationService.class.getName());

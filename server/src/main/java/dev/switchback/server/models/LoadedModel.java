@@ -1,11 +1,14 @@
 package dev.switchback.server.models;
 
+import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.server.generation.GenerationException;
 import dev.switchback.server.generation.GenerationService.ModelCard;
 import dev.switchback.server.metrics.ModelMetrics;
 import dev.switchback.server.metrics.ServingMetrics;
+import dev.switchback.server.onnx.OnnxEngine;
 import dev.switchback.server.scheduler.Scheduler;
 import dev.switchback.store.ModelRef;
 import dev.switchback.store.ModelStore;
@@ -19,7 +22,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A model in memory and serving: its engine, tokenizer and scheduler. Pinned while it has requests in flight, so
+ * A model in memory and serving: its engine (native, or ONNX Runtime for an ONNX export), tokenizer and scheduler. Pinned while it has requests in flight, so
  * the loaded-models cache never evicts a busy model.
  */
 final class LoadedModel {
@@ -41,7 +44,7 @@ final class LoadedModel {
      * and starts the scheduler.
      */
     static LoadedModel load(ModelStore store, ModelRef ref, ServerOptions options, ServingMetrics metrics) throws IOException {
-        Engine engine;
+        StepEngine engine;
         BpeTokenizer tokenizer;
         ModelCard card;
         try (OpenedModel opened = store.open(ref.dir())) {
@@ -51,15 +54,19 @@ final class LoadedModel {
                 throw new IllegalArgumentException("the tokenizer of " + ref + " has " + tokenizer.vocabSize()
                         + " tokens but the model's vocabulary only " + config.vocabSize());
             }
-            // The engine copies the weights out of the mapped files, so the folder can be closed after this.
-            engine = Engine.load(opened, options.engineFor(config));
+            // The native engine copies the weights out of the mapped files, so the folder can be closed after this;
+            // ONNX Runtime reads model.onnx itself. Both use the engine's threads.
+            engine = opened.onnxExport()
+                    ? OnnxEngine.load(opened, options.engineFor(config), Parallel.shared().threads())
+                    : Engine.load(opened, options.engineFor(config));
             card = ModelCatalog.card(ref, opened.manifest(), true);
         }
         ModelConfig config = engine.config();
         Architecture.Sparse sparse = config.architecture().sparse();
         ModelMetrics modelMetrics = metrics.forModel(ref.name(), sparseLayers(config), sparse == null ? 0 : sparse.experts());
         Scheduler scheduler = new Scheduler(ref.name(), engine, tokenizer, options.scheduler(), modelMetrics).start();
-        return new LoadedModel(ref, card, scheduler, weightBytes(config, engine.weights().format()));
+        WeightFormat format = engine instanceof Engine e ? e.weights().format() : WeightFormat.F32;
+        return new LoadedModel(ref, card, scheduler, weightBytes(config, format));
     }
 
     /** Bytes of weights a model of this config takes in memory, all experts included. */

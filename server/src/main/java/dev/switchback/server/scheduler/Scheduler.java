@@ -2,6 +2,7 @@ package dev.switchback.server.scheduler;
 
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.kv.KvCacheFullException;
 import dev.switchback.kernels.sampling.Sample;
@@ -31,7 +32,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * Continuous batching for one model: a single thread owns the engine and its KV pool and, at every iteration,
+ * Continuous batching for one model: a single thread owns the engine (native or ONNX Runtime, any
+ * {@link StepEngine}) and its KV pool and, at every iteration,
  * admits waiting requests while KV blocks allow, runs one forward step mixing one token of every decoding
  * sequence with chunks of prompts being computed, samples, and streams text to each request's listener.
  *
@@ -64,7 +66,7 @@ public final class Scheduler {
     private record Scheduled(Generation generation, int tokens) {}
 
     private final String model;
-    private final Engine engine;
+    private final StepEngine engine;
     private final ModelRunner runner;
     private final BpeTokenizer tokenizer;
     private final SchedulerOptions options;
@@ -93,11 +95,12 @@ public final class Scheduler {
     private long preemptions;
     private long steps;
 
-    public Scheduler(String model, Engine engine, BpeTokenizer tokenizer, SchedulerOptions options, ModelMetrics metrics) {
+    /** A scheduler over {@code engine}, which it closes when its thread ends. */
+    public Scheduler(String model, StepEngine engine, BpeTokenizer tokenizer, SchedulerOptions options, ModelMetrics metrics) {
         this(model, engine, engine::forward, tokenizer, options, metrics);
     }
 
-    Scheduler(String model, Engine engine, ModelRunner runner, BpeTokenizer tokenizer, SchedulerOptions options,
+    Scheduler(String model, StepEngine engine, ModelRunner runner, BpeTokenizer tokenizer, SchedulerOptions options,
             ModelMetrics metrics) {
         this.model = Objects.requireNonNull(model, "model");
         this.engine = engine;
@@ -239,7 +242,16 @@ public final class Scheduler {
             failAll(new GenerationException(GenerationException.Kind.UNAVAILABLE, "model '" + model + "' stopped", null));
             prefixCache.clear();
             publish();
+            closeEngine();
             terminated.complete(null);
+        }
+    }
+
+    private void closeEngine() {
+        try {
+            engine.close();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "closing the engine of model '" + model + "' failed", e);
         }
     }
 

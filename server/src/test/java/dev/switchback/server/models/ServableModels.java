@@ -72,7 +72,11 @@ public final class ServableModels {
 
     /** Publishes a new version of {@code name}; returns its folder. */
     public static Path publish(ModelStore store, String name, Architecture architecture, long seed) {
-        ModelConfig config = config(architecture);
+        return publish(store, name, config(architecture), seed);
+    }
+
+    /** Publishes a new version of {@code name} with any config (its vocabulary at least the tokenizer's); returns its folder. */
+    public static Path publish(ModelStore store, String name, ModelConfig config, long seed) {
         try (Publication p = store.begin(name)) {
             TinyModels.write(p.dir(), name, config, DType.F32, seed);
             tokenizer().save(p.dir().resolve(ModelFiles.TOKENIZER));

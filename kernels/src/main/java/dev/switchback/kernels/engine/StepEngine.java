@@ -1,0 +1,54 @@
+package dev.switchback.kernels.engine;
+
+import dev.switchback.kernels.kv.BlockPool;
+import dev.switchback.kernels.routing.ExpertStats;
+import dev.switchback.store.model.ModelConfig;
+import java.util.List;
+
+/**
+ * What a continuous-batching scheduler drives: sequences whose keys and values live in one {@link BlockPool},
+ * extended by batched forward steps (prompt chunks and single decoded tokens mixed) that return each step's
+ * next-token logits. The native {@link Engine} is one; the server's ONNX Runtime engine is another, so admission,
+ * preemption and prefix caching work the same over both.
+ */
+public interface StepEngine extends AutoCloseable {
+    ModelConfig config();
+
+    /** The engine's sequences and their KV blocks. */
+    KvSequences sequences();
+
+    /** The KV blocks sequences draw from. */
+    default BlockPool kvPool() {
+        return sequences().pool();
+    }
+
+    /** A new, empty sequence. */
+    default Sequence newSequence() {
+        return sequences().newSequence();
+    }
+
+    /** A sequence starting with {@code prefix} cached in {@code blocks} (see {@link KvSequences#newSequence(int[], int[])}). */
+    default Sequence newSequence(int[] prefix, int[] blocks) {
+        return sequences().newSequence(prefix, blocks);
+    }
+
+    /**
+     * Appends each step's tokens to its sequence and returns the logits of the token following each step.
+     *
+     * @throws ContextLengthException when a sequence would pass the context length (nothing is changed)
+     * @throws dev.switchback.kernels.kv.KvCacheFullException when the KV pool runs out (nothing is changed)
+     */
+    float[][] forward(List<Engine.Step> steps);
+
+    /** Runs a whole prompt through a fresh sequence; returns the next-token logits. */
+    default float[] prefill(Sequence sequence, int[] tokens) {
+        return forward(List.of(new Engine.Step(sequence, tokens)))[0];
+    }
+
+    /** Per-expert routing counters (all zero for a model without experts). */
+    ExpertStats expertStats();
+
+    /** Releases what the engine holds outside the Java heap (nothing, for the native engine). */
+    @Override
+    default void close() {}
+}
