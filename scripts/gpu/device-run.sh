@@ -16,8 +16,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 for what in "$@"; do
   case "$what" in
     tests)
-      $JAVA $FLAGS -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar" \
-        --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest --details=tree \
+      $JAVA $FLAGS -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
+        --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest \
+        --select-class dev.switchback.cli.ServeCudaIntegrationTest --details=tree \
         --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;
     sanitize)
       timeout 300 compute-sanitizer --tool memcheck --leak-check no --print-limit 20 $JAVA $FLAGS \

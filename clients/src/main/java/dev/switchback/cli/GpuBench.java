@@ -4,6 +4,8 @@ import dev.switchback.cli.bench.RandomModels;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.Sequence;
 import dev.switchback.kernels.engine.ModelWeights;
 import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
@@ -134,13 +136,13 @@ public final class GpuBench implements Callable<Integer> {
     /** Generated tokens per second of greedy decoding {@code b} sequences after a batched prefill. */
     private double tokensPerSecond(CudaEngine engine, int b) {
         SplittableRandom rng = new SplittableRandom(11);
-        List<CudaEngine.Sequence> seqs = new ArrayList<>();
-        List<CudaEngine.Step> steps = new ArrayList<>();
+        List<Sequence> seqs = new ArrayList<>();
+        List<Engine.Step> steps = new ArrayList<>();
         List<CudaEngine.Sampling> greedy = new ArrayList<>();
         for (int i = 0; i < b; i++) {
-            CudaEngine.Sequence s = engine.newSequence();
+            Sequence s = engine.newSequence();
             seqs.add(s);
-            steps.add(new CudaEngine.Step(s, rng.ints(promptLen, 0, engine.config().vocabSize()).toArray()));
+            steps.add(new Engine.Step(s, rng.ints(promptLen, 0, engine.config().vocabSize()).toArray()));
             greedy.add(CudaEngine.Sampling.GREEDY);
         }
         int[] next = engine.decode(steps, greedy);
@@ -151,12 +153,12 @@ public final class GpuBench implements Callable<Integer> {
             }
             steps.clear();
             for (int j = 0; j < b; j++) {
-                steps.add(new CudaEngine.Step(seqs.get(j), new int[] {next[j]}));
+                steps.add(new Engine.Step(seqs.get(j), new int[] {next[j]}));
             }
             next = engine.decode(steps, greedy);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        seqs.forEach(CudaEngine.Sequence::close);
+        seqs.forEach(Sequence::close);
         return (double) b * this.steps / seconds;
     }
 

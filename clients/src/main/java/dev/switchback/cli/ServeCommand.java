@@ -2,6 +2,8 @@ package dev.switchback.cli;
 
 import dev.switchback.server.SwitchbackServer;
 import dev.switchback.server.grpc.GrpcServerConfig;
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.cuda.NvccBuild;
 import dev.switchback.server.http.HttpServerOptions;
 import dev.switchback.server.models.EngineGenerationService;
 import dev.switchback.server.models.ServerOptions;
@@ -55,6 +57,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--kv-cache-mb", defaultValue = "512", paramLabel = "MB", description = "KV cache per model (default: ${DEFAULT-VALUE}).")
     long kvCacheMb;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = "Where native models run: cpu, or cuda on the GPU of --gpus (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--gpus", defaultValue = "0", paramLabel = "N", description = "The CUDA device for --device cuda (default: ${DEFAULT-VALUE}).")
+    String gpus;
+
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none (default: ${DEFAULT-VALUE}).")
     int defaultMaxTokens;
 
@@ -63,6 +72,41 @@ final class ServeCommand implements Callable<Integer> {
     /** Counted down to stop the server (the shutdown hook or a test). */
     final CountDownLatch stop = new CountDownLatch(1);
     volatile SwitchbackServer server;
+
+    /**
+     * {@code cpu}, or {@code cuda:N} once the GPU is known to be usable here: a missing runtime, device or nvcc is
+     * one line at start-up, before anything is loaded.
+     */
+    private String engineDevice() {
+        switch (device) {
+            case "cpu" -> {
+                return "cpu";
+            }
+            case "cuda" -> {
+                if (gpus.contains(",")) {
+                    throw new IllegalArgumentException("--gpus " + gpus + ": experts sharded over several GPUs are not built"
+                            + " yet; give one GPU");
+                }
+                int ordinal;
+                try {
+                    ordinal = Integer.parseInt(gpus.strip());
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--gpus must be a device number, got '" + gpus + "'");
+                }
+                String why = Cudart.unavailableReason();
+                if (why != null) {
+                    throw new IllegalStateException("--device cuda: " + why + " (--device cpu still works)");
+                }
+                int count = Cudart.get().deviceCount();
+                if (ordinal < 0 || ordinal >= count) {
+                    throw new IllegalArgumentException("--gpus " + ordinal + ": this host has " + count + " CUDA device(s)");
+                }
+                NvccBuild.findNvcc();
+                return "cuda:" + ordinal;
+            }
+            default -> throw new IllegalArgumentException("--device must be cpu or cuda, got '" + device + "'");
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -76,7 +120,9 @@ final class ServeCommand implements Callable<Integer> {
         if (names.isEmpty()) {
             throw new IllegalArgumentException("no models in " + s.root() + "; train one first, e.g. ./switchback train --config trainer/configs/switch-tiny.json");
         }
+        String engineDevice = engineDevice();
         ServerOptions options = ServerOptions.defaults()
+                .withDevice(engineDevice)
                 .withModels(List.copyOf(names))
                 .withBatching(maxWaiting, maxBatch, Math.max(512, maxBatch), 256)
                 .withKvCacheBytes(kvCacheMb << 20)

@@ -113,6 +113,10 @@ public final class CudaDevice implements AutoCloseable {
         return "cuda:" + ordinal;
     }
 
+    public int ordinal() {
+        return ordinal;
+    }
+
     /**
      * Programmatic dependent launch (compute capability 9.0+): each kernel may start launching while the one before
      * it finishes, hiding launch latency between the many short kernels of a decode step. On by default where

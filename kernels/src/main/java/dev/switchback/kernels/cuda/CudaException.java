@@ -1,7 +1,7 @@
 package dev.switchback.kernels.cuda;
 
 /** A CUDA call that failed, or a device that cannot be used; the message names the call and the CUDA error. */
-public final class CudaException extends RuntimeException {
+public final class CudaException extends IllegalStateException {
     public CudaException(String message) {
         super(message);
     }

@@ -8,7 +8,7 @@ import dev.switchback.kernels.cuda.Cublas;
 import dev.switchback.kernels.cuda.CudaException;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.CudaDevice;
-import dev.switchback.kernels.kv.KvCacheFullException;
+import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.RoutePlan;
 import dev.switchback.kernels.tensor.Matrix;
@@ -16,13 +16,10 @@ import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The engine on one CUDA device: BF16 weights resident on the device (routers and norm gains F32), F32
@@ -32,7 +29,7 @@ import java.util.Set;
  * size is captured once as a CUDA graph and replayed. Per-expert routed/dropped counters accumulate on the device
  * and are read only when asked. One thread drives an engine.
  */
-public final class CudaEngine implements AutoCloseable {
+public final class CudaEngine implements StepEngine {
     private final CudaDevice dev;
     private final ModelConfig config;
     private final Options options;
@@ -42,8 +39,9 @@ public final class CudaEngine implements AutoCloseable {
     private final Layer[] layerWeights;
     private final long embedding, head, finalNorm, cos, sin, hashTable;
     private final long keys, values;
-    private final ArrayDeque<Integer> freeBlocks = new ArrayDeque<>();
+    private final KvSequences sequences;
     private final int totalBlocks;
+    private final boolean ownsDevice;
     // Activations for up to maxTokens tokens and maxSequences rows of logits.
     private final long x, normed, qkv, att, hidden, routerLogits, expert, gate, slot, groupStart, grouped, lastNormed,
             logits, sampled;
@@ -96,47 +94,34 @@ public final class CudaEngine implements AutoCloseable {
         }
     }
 
-    /** A sequence with its KV blocks on the device. */
-    public final class Sequence implements AutoCloseable {
-        private int[] tokens = new int[64];
-        private int length;
-        private int[] blocks = new int[0];
-
-        public int length() {
-            return length;
-        }
-
-        int blocksFor(int positions) {
-            return (positions + blockSize - 1) / blockSize;
-        }
-
-        /** Returns its blocks to the pool. */
-        @Override
-        public void close() {
-            for (int b : blocks) {
-                freeBlocks.push(b);
-            }
-            blocks = new int[0];
-            length = 0;
-        }
-    }
-
-    /** New tokens for one sequence. */
-    public record Step(Sequence sequence, int[] tokens) {
-        public Step {
-            if (tokens.length == 0) {
-                throw new IllegalArgumentException("a step needs at least one token");
-            }
-        }
-    }
-
     /** How to pick each step's next token on the device: greedy when temperature is 0. */
     public record Sampling(float temperature, float topP, long seed) {
         public static final Sampling GREEDY = new Sampling(0, 1, 0);
     }
 
+    /** An engine on {@code dev} (which the caller keeps and closes). */
     public CudaEngine(ModelWeights w, CudaDevice dev, Options options) {
+        this(w, dev, options, false);
+    }
+
+    /**
+     * Opens CUDA device {@code device} and loads an opened model folder onto it (BF16 weights), for a server:
+     * the engine owns the device and closes it with itself.
+     */
+    public static CudaEngine load(dev.switchback.store.OpenedModel model, Options options, int device) {
+        ModelWeights w = ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16);
+        CudaDevice dev = CudaDevice.open(device);
+        try {
+            return new CudaEngine(w, dev, options, true);
+        } catch (RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+    }
+
+    private CudaEngine(ModelWeights w, CudaDevice dev, Options options, boolean ownsDevice) {
         this.dev = dev;
+        this.ownsDevice = ownsDevice;
         this.config = w.config();
         this.options = options;
         this.d = config.dModel();
@@ -162,6 +147,15 @@ public final class CudaEngine implements AutoCloseable {
         this.blockSize = options.kvBlockSize();
         this.maxBlocks = (config.contextLength() + blockSize - 1) / blockSize;
         this.totalBlocks = options.kvBlocks() > 0 ? options.kvBlocks() : maxBlocks * options.maxSequences();
+        long weightBytes = 2L * config.totalParameters();
+        long kvBytes = 2L * 4 * totalBlocks * slots * blockSize * d;
+        long free = dev.runtime().memoryInfo()[0];
+        if (weightBytes + kvBytes > free) {
+            throw new dev.switchback.kernels.cuda.CudaException(String.format(java.util.Locale.ROOT,
+                    "%s has %,d MiB free but this model needs about %,d MiB (BF16 weights %,d MiB, KV cache %,d MiB);"
+                            + " give it a smaller KV cache or a larger GPU", dev.name(), free >> 20,
+                    (weightBytes + kvBytes) >> 20, weightBytes >> 20, kvBytes >> 20));
+        }
 
         layerWeights = new Layer[layers];
         for (int l = 0; l < layers; l++) {
@@ -199,9 +193,7 @@ public final class CudaEngine implements AutoCloseable {
         long blockFloats = (long) slots * blockSize * d;
         keys = dev.zeros(4L * totalBlocks * blockFloats);
         values = dev.zeros(4L * totalBlocks * blockFloats);
-        for (int b = totalBlocks - 1; b >= 0; b--) {
-            freeBlocks.push(b);
-        }
+        sequences = new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false), config);
 
         int tokens = options.maxTokens();
         int seqs = options.maxSequences();
@@ -294,6 +286,7 @@ public final class CudaEngine implements AutoCloseable {
         }
     }
 
+    @Override
     public ModelConfig config() {
         return config;
     }
@@ -302,29 +295,22 @@ public final class CudaEngine implements AutoCloseable {
         return dev;
     }
 
-    public Sequence newSequence() {
-        return new Sequence();
-    }
-
-    /** KV blocks not held by any sequence. */
-    public int freeKvBlocks() {
-        return freeBlocks.size();
-    }
-
-    public int totalKvBlocks() {
-        return totalBlocks;
+    @Override
+    public KvSequences sequences() {
+        return sequences;
     }
 
     /**
      * Appends each step's tokens and returns the next-token logits of each step ([steps][vocab]), copied to the
      * host.
      */
-    public float[][] forward(List<Step> steps) {
+    @Override
+    public float[][] forward(List<Engine.Step> steps) {
         if (steps.isEmpty()) {
             return new float[0][];
         }
         int n = prepare(steps, null);
-        enqueue(n, steps.size(), false);
+        run(n, steps.size(), false);
         int rows = steps.size();
         dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
         finishStep(steps);
@@ -339,7 +325,7 @@ public final class CudaEngine implements AutoCloseable {
      * Appends each step's tokens and picks each step's next token on the device (only the token ids cross to
      * the host). A call whose steps are one token each replays a captured graph for its batch size.
      */
-    public int[] decode(List<Step> steps, List<Sampling> sampling) {
+    public int[] decode(List<Engine.Step> steps, List<Sampling> sampling) {
         if (steps.isEmpty()) {
             return new int[0];
         }
@@ -347,22 +333,7 @@ public final class CudaEngine implements AutoCloseable {
             throw new IllegalArgumentException(steps.size() + " steps but " + sampling.size() + " sampling settings");
         }
         int n = prepare(steps, sampling);
-        boolean oneEach = n == steps.size();
-        if (oneEach && options.graphs()) {
-            Long graph = graphs.get(n);
-            if (graph == null) {
-                dev.runtime().beginCapture(dev.stream());
-                try {
-                    enqueue(n, n, true);
-                } finally {
-                    graph = dev.runtime().endCaptureAndInstantiate(dev.stream());
-                }
-                graphs.put(n, graph);
-            }
-            dev.runtime().graphLaunch(graph, dev.stream());
-        } else {
-            enqueue(n, steps.size(), true);
-        }
+        run(n, steps.size(), true);
         dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * steps.size(), Cudart.D2H, dev.stream());
         finishStep(steps);
         int[] out = new int[steps.size()];
@@ -370,60 +341,60 @@ public final class CudaEngine implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Runs the enqueued step: a pure decode step (one token per sequence) replays the graph captured for its
+     * batch size (and whether it samples), anything else is launched kernel by kernel.
+     */
+    private void run(int n, int rows, boolean sample) {
+        if (n != rows || !options.graphs()) {
+            enqueue(n, rows, sample);
+            return;
+        }
+        int key = 2 * n + (sample ? 1 : 0);
+        Long graph = graphs.get(key);
+        if (graph == null) {
+            dev.runtime().beginCapture(dev.stream());
+            long captured;
+            try {
+                enqueue(n, rows, sample);
+            } finally {
+                captured = dev.runtime().endCaptureAndInstantiate(dev.stream());
+            }
+            graph = captured;
+            graphs.put(key, graph);
+        }
+        dev.runtime().graphLaunch(graph, dev.stream());
+    }
+
     /** Checks the call, reserves KV blocks (all or none) and uploads its inputs; returns the token count. */
-    private int prepare(List<Step> steps, List<Sampling> sampling) {
+    private int prepare(List<Engine.Step> steps, List<Sampling> sampling) {
         if (closed) {
             throw new IllegalStateException("the CUDA engine is closed");
         }
         if (steps.size() > options.maxSequences()) {
             throw new IllegalArgumentException(steps.size() + " sequences in one call; this engine takes at most " + options.maxSequences());
         }
-        Set<Sequence> seen = new HashSet<>();
         int n = 0;
-        int need = 0;
-        for (Step s : steps) {
-            if (!seen.add(s.sequence())) {
-                throw new IllegalArgumentException("a sequence appears more than once in one call; give it one step with all its new tokens");
-            }
-            int end = s.sequence().length + s.tokens().length;
-            if (end > config.contextLength()) {
-                throw new ContextLengthException("sequence of " + s.sequence().length + " + " + s.tokens().length
-                        + " tokens exceeds the model's context length of " + config.contextLength());
-            }
-            for (int id : s.tokens()) {
-                if (id < 0 || id >= vocab) {
-                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
+        for (Engine.Step s : steps) {
             n += s.tokens().length;
-            need += Math.max(0, s.sequence().blocksFor(end) - s.sequence().blocks.length);
         }
         if (n > options.maxTokens()) {
             throw new IllegalArgumentException(n + " tokens in one call; this engine takes at most " + options.maxTokens());
         }
-        if (need > freeBlocks.size()) {
-            throw new KvCacheFullException("KV cache full: this batch needs " + need + " more block(s), "
-                    + freeBlocks.size() + " of " + totalBlocks + " free");
-        }
+        sequences.begin(steps);
+        dev.runtime().setDevice(dev.ordinal());
         MemorySegment h = hostMeta;
         int t = 0;
         for (int i = 0; i < steps.size(); i++) {
-            Step s = steps.get(i);
+            Engine.Step s = steps.get(i);
             Sequence q = s.sequence();
-            int have = q.blocks.length;
-            int want = q.blocksFor(q.length + s.tokens().length);
-            if (want > have) {
-                q.blocks = Arrays.copyOf(q.blocks, want);
-                for (int b = have; b < want; b++) {
-                    q.blocks[b] = freeBlocks.pop();
-                }
-            }
+            int[] blocks = q.cache().blocks();
             for (int b = 0; b < maxBlocks; b++) {
-                h.set(JAVA_INT, tableOff + 4L * (i * maxBlocks + b), b < q.blocks.length ? q.blocks[b] : 0);
+                h.set(JAVA_INT, tableOff + 4L * (i * maxBlocks + b), b < blocks.length ? blocks[b] : 0);
             }
             for (int j = 0; j < s.tokens().length; j++, t++) {
-                int position = q.length + j;
-                int previous = j > 0 ? s.tokens()[j - 1] : q.length > 0 ? q.tokens[q.length - 1] : 0;
+                int position = q.length() + j;
+                int previous = q.previous(position, s.tokens(), 0);
                 h.set(JAVA_INT, idsOff + 4L * t, s.tokens()[j]);
                 h.set(JAVA_INT, prevOff + 4L * t, previous);
                 h.set(JAVA_INT, posOff + 4L * t, position);
@@ -434,7 +405,7 @@ public final class CudaEngine implements AutoCloseable {
             h.set(JAVA_FLOAT, temperatureOff + 4L * i, p.temperature());
             h.set(JAVA_FLOAT, topPOff + 4L * i, p.topP());
             // A fresh draw per (seed, position): reproducible for a seed, different at every step.
-            h.set(JAVA_LONG, seedsOff + 8L * i, p.seed() * 0x9E3779B97F4A7C15L + q.length + s.tokens().length);
+            h.set(JAVA_LONG, seedsOff + 8L * i, p.seed() * 0x9E3779B97F4A7C15L + q.length() + s.tokens().length);
         }
         dev.runtime().memcpyAsync(meta, hostMeta.address(), metaBytes, Cudart.H2D, dev.stream());
         return n;
@@ -444,7 +415,7 @@ public final class CudaEngine implements AutoCloseable {
      * Brings the expert counters back with the step's results (one more small copy on the stream, no extra
      * synchronisation), waits for the step, and records its tokens.
      */
-    private void finishStep(List<Step> steps) {
+    private void finishStep(List<Engine.Step> steps) {
         if (experts > 1) {
             dev.runtime().memcpyAsync(hostCounters.address(), routedTotal, 16L * layers * experts, Cudart.D2H, dev.stream());
         }
@@ -458,24 +429,13 @@ public final class CudaEngine implements AutoCloseable {
                 }
             }
         }
-        commit(steps);
+        sequences.commit(steps);
     }
 
     /** Per-expert routed and dropped totals as of the last finished step, without touching the device. */
+    @Override
     public ExpertStats expertStats() {
         return stats;
-    }
-
-    private void commit(List<Step> steps) {
-        for (Step s : steps) {
-            Sequence q = s.sequence();
-            int end = q.length + s.tokens().length;
-            if (end > q.tokens.length) {
-                q.tokens = Arrays.copyOf(q.tokens, Math.max(end, 2 * q.tokens.length));
-            }
-            System.arraycopy(s.tokens(), 0, q.tokens, q.length, s.tokens().length);
-            q.length = end;
-        }
     }
 
     private static int tile(int slotsPerGroup) {
@@ -593,5 +553,8 @@ public final class CudaEngine implements AutoCloseable {
         rt.freeHost(hostLogits);
         rt.freeHost(hostSampled);
         rt.freeHost(hostCounters);
+        if (ownsDevice) {
+            dev.close();
+        }
     }
 }

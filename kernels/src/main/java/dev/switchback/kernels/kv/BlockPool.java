@@ -13,6 +13,7 @@ public final class BlockPool {
     private final int blockSize;
     private final int slots;
     private final int dim;
+    private final boolean hostStorage;
     private final float[][] keys;
     private final float[][] values;
     private final int[] refs;
@@ -26,6 +27,14 @@ public final class BlockPool {
      * @param dim key (and value) width per slot
      */
     public BlockPool(int blocks, int blockSize, int slots, int dim) {
+        this(blocks, blockSize, slots, dim, true);
+    }
+
+    /**
+     * @param hostStorage false when the keys and values live elsewhere (a GPU's memory, indexed by the same block
+     *     ids): the pool then only hands out, counts and shares block ids
+     */
+    public BlockPool(int blocks, int blockSize, int slots, int dim, boolean hostStorage) {
         positive("blocks", blocks);
         positive("blockSize", blockSize);
         positive("slots", slots);
@@ -38,6 +47,7 @@ public final class BlockPool {
         this.blockSize = blockSize;
         this.slots = slots;
         this.dim = dim;
+        this.hostStorage = hostStorage;
         this.keys = new float[blocks][];
         this.values = new float[blocks][];
         this.refs = new int[blocks];
@@ -66,7 +76,7 @@ public final class BlockPool {
         }
         int b = free[--freeCount];
         refs[b] = 1;
-        if (keys[b] == null) {
+        if (hostStorage && keys[b] == null) {
             keys[b] = new float[slots * blockSize * dim];
             values[b] = new float[slots * blockSize * dim];
         }

@@ -72,17 +72,17 @@ class CudaEngineTest {
         try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
             int[][] prompts = {TestModels.tokens(1, 7), TestModels.tokens(2, 3), TestModels.tokens(3, 11)};
             List<Sequence> cs = new ArrayList<>();
-            List<CudaEngine.Sequence> gs = new ArrayList<>();
+            List<Sequence> gs = new ArrayList<>();
             // Prefill the first two together, then the third joins while the others decode.
             List<Engine.Step> cSteps = new ArrayList<>();
-            List<CudaEngine.Step> gSteps = new ArrayList<>();
+            List<Engine.Step> gSteps = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 cs.add(cpu.newSequence());
                 gs.add(gpu.newSequence());
             }
             for (int i = 0; i < 2; i++) {
                 cSteps.add(new Engine.Step(cs.get(i), prompts[i]));
-                gSteps.add(new CudaEngine.Step(gs.get(i), prompts[i]));
+                gSteps.add(new Engine.Step(gs.get(i), prompts[i]));
             }
             compare(cpu.forward(cSteps), gpu.forward(gSteps), config + " prefill");
             for (int step = 0; step < 6; step++) {
@@ -91,7 +91,7 @@ class CudaEngineTest {
                 for (int i = 0; i < 3; i++) {
                     int[] t = i == 2 && step == 0 ? prompts[2] : new int[] {(step * 7 + i * 5) % TestModels.VOCAB};
                     cSteps.add(new Engine.Step(cs.get(i), t));
-                    gSteps.add(new CudaEngine.Step(gs.get(i), t));
+                    gSteps.add(new Engine.Step(gs.get(i), t));
                 }
                 compare(cpu.forward(cSteps), gpu.forward(gSteps), config + " step " + step);
             }
@@ -138,11 +138,11 @@ class CudaEngineTest {
             try (CudaEngine eager = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 16, 64, false, 16));
                     CudaEngine graphed = new CudaEngine(w, device, options)) {
                 List<Sequence> cs = new ArrayList<>();
-                List<CudaEngine.Sequence> es = new ArrayList<>();
-                List<CudaEngine.Sequence> gs = new ArrayList<>();
+                List<Sequence> es = new ArrayList<>();
+                List<Sequence> gs = new ArrayList<>();
                 List<Engine.Step> cSteps = new ArrayList<>();
-                List<CudaEngine.Step> eSteps = new ArrayList<>();
-                List<CudaEngine.Step> gSteps = new ArrayList<>();
+                List<Engine.Step> eSteps = new ArrayList<>();
+                List<Engine.Step> gSteps = new ArrayList<>();
                 List<CudaEngine.Sampling> greedy = new ArrayList<>();
                 for (int i = 0; i < 16; i++) {
                     int[] prompt = TestModels.tokens(100 + i, 2 + i % 3);
@@ -150,8 +150,8 @@ class CudaEngineTest {
                     es.add(eager.newSequence());
                     gs.add(graphed.newSequence());
                     cSteps.add(new Engine.Step(cs.get(i), prompt));
-                    eSteps.add(new CudaEngine.Step(es.get(i), prompt));
-                    gSteps.add(new CudaEngine.Step(gs.get(i), prompt));
+                    eSteps.add(new Engine.Step(es.get(i), prompt));
+                    gSteps.add(new Engine.Step(gs.get(i), prompt));
                     greedy.add(CudaEngine.Sampling.GREEDY);
                 }
                 float[][] expected = cpu.forward(cSteps);
@@ -170,8 +170,8 @@ class CudaEngineTest {
                     for (int i = 0; i < 16; i++) {
                         int[] t = {next[i]};
                         cSteps.add(new Engine.Step(cs.get(i), t));
-                        eSteps.add(new CudaEngine.Step(es.get(i), t));
-                        gSteps.add(new CudaEngine.Step(gs.get(i), t));
+                        eSteps.add(new Engine.Step(es.get(i), t));
+                        gSteps.add(new Engine.Step(gs.get(i), t));
                     }
                     expected = cpu.forward(cSteps);
                     actual = eager.forward(eSteps);
@@ -189,13 +189,13 @@ class CudaEngineTest {
         try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
             int[] prompt = TestModels.tokens(9, 5);
             Sequence c = cpu.newSequence();
-            CudaEngine.Sequence g = gpu.newSequence();
+            Sequence g = gpu.newSequence();
             int cNext = argmax(cpu.prefill(c, prompt));
-            int gNext = gpu.decode(List.of(new CudaEngine.Step(g, prompt)), List.of(CudaEngine.Sampling.GREEDY))[0];
+            int gNext = gpu.decode(List.of(new Engine.Step(g, prompt)), List.of(CudaEngine.Sampling.GREEDY))[0];
             assertEquals(cNext, gNext, "first token");
             for (int i = 0; i < 20; i++) {
                 cNext = argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {cNext})))[0]);
-                gNext = gpu.decode(List.of(new CudaEngine.Step(g, new int[] {gNext})), List.of(CudaEngine.Sampling.GREEDY))[0];
+                gNext = gpu.decode(List.of(new Engine.Step(g, new int[] {gNext})), List.of(CudaEngine.Sampling.GREEDY))[0];
                 assertEquals(cNext, gNext, "token " + (i + 1));
             }
         }
@@ -220,12 +220,12 @@ class CudaEngineTest {
     }
 
     private static int[] run(CudaEngine gpu, int[] prompt, CudaEngine.Sampling sampling) {
-        try (CudaEngine.Sequence s = gpu.newSequence()) {
+        try (Sequence s = gpu.newSequence()) {
             int[] out = new int[16];
-            int next = gpu.decode(List.of(new CudaEngine.Step(s, prompt)), List.of(sampling))[0];
+            int next = gpu.decode(List.of(new Engine.Step(s, prompt)), List.of(sampling))[0];
             for (int i = 0; i < out.length; i++) {
                 out[i] = next;
-                next = gpu.decode(List.of(new CudaEngine.Step(s, new int[] {next})), List.of(sampling))[0];
+                next = gpu.decode(List.of(new Engine.Step(s, new int[] {next})), List.of(sampling))[0];
             }
             return out;
         }
@@ -236,21 +236,21 @@ class CudaEngineTest {
         ModelConfig config = TestModels.config(TestModels.dense());
         ModelWeights w = weights(config, 3);
         try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 3, 4, 64, true))) {
-            CudaEngine.Sequence s = gpu.newSequence();
+            Sequence s = gpu.newSequence();
             var tooLong = assertThrows(ContextLengthException.class,
-                    () -> gpu.forward(List.of(new CudaEngine.Step(s, new int[config.contextLength() + 1]))));
+                    () -> gpu.forward(List.of(new Engine.Step(s, new int[config.contextLength() + 1]))));
             assertTrue(tooLong.getMessage().contains("context length"), tooLong.getMessage());
             var badId = assertThrows(IllegalArgumentException.class,
-                    () -> gpu.forward(List.of(new CudaEngine.Step(s, new int[] {TestModels.VOCAB}))));
+                    () -> gpu.forward(List.of(new Engine.Step(s, new int[] {TestModels.VOCAB}))));
             assertTrue(badId.getMessage().contains("outside the vocabulary"), badId.getMessage());
-            gpu.forward(List.of(new CudaEngine.Step(s, new int[12])));
-            assertEquals(0, gpu.freeKvBlocks());
-            CudaEngine.Sequence other = gpu.newSequence();
-            assertThrows(KvCacheFullException.class, () -> gpu.forward(List.of(new CudaEngine.Step(other, new int[] {1}))));
+            gpu.forward(List.of(new Engine.Step(s, new int[12])));
+            assertEquals(0, gpu.kvPool().freeBlocks());
+            Sequence other = gpu.newSequence();
+            assertThrows(KvCacheFullException.class, () -> gpu.forward(List.of(new Engine.Step(other, new int[] {1}))));
             assertEquals(0, other.length(), "a refused call appends nothing");
             s.close();
-            assertEquals(3, gpu.freeKvBlocks(), "closing a sequence frees its blocks");
-            assertEquals(1, gpu.forward(List.of(new CudaEngine.Step(other, new int[] {1}))).length);
+            assertEquals(3, gpu.kvPool().freeBlocks(), "closing a sequence frees its blocks");
+            assertEquals(1, gpu.forward(List.of(new Engine.Step(other, new int[] {1}))).length);
         }
     }
 

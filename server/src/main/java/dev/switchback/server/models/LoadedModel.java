@@ -2,6 +2,7 @@ package dev.switchback.server.models;
 
 import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.server.generation.GenerationException;
@@ -56,16 +57,24 @@ final class LoadedModel {
             }
             // The native engine copies the weights out of the mapped files, so the folder can be closed after this;
             // ONNX Runtime reads model.onnx itself. Both use the engine's threads.
-            engine = opened.onnxExport()
-                    ? OnnxEngine.load(opened, options.engineFor(config), Parallel.shared().threads())
-                    : Engine.load(opened, options.engineFor(config));
+            Engine.Options engineOptions = options.engineFor(config);
+            if (opened.onnxExport()) {
+                engine = OnnxEngine.load(opened, engineOptions, Parallel.shared().threads());
+            } else if (options.cudaDevice() >= 0) {
+                // The device engine takes whole steps of up to the scheduler's token budget.
+                engine = CudaEngine.load(opened, new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
+                        options.maxRunning(), options.tokenBudget(), true, 16), options.cudaDevice());
+            } else {
+                engine = Engine.load(opened, engineOptions);
+            }
             card = ModelCatalog.card(ref, opened.manifest(), true);
         }
         ModelConfig config = engine.config();
         Architecture.Sparse sparse = config.architecture().sparse();
         ModelMetrics modelMetrics = metrics.forModel(ref.name(), sparseLayers(config), sparse == null ? 0 : sparse.experts());
         Scheduler scheduler = new Scheduler(ref.name(), engine, tokenizer, options.scheduler(), modelMetrics).start();
-        WeightFormat format = engine instanceof Engine e ? e.weights().format() : WeightFormat.F32;
+        WeightFormat format = engine instanceof Engine e ? e.weights().format()
+                : engine instanceof CudaEngine ? WeightFormat.BF16 : WeightFormat.F32;
         return new LoadedModel(ref, card, scheduler, weightBytes(config, format));
     }
 

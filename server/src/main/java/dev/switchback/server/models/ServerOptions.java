@@ -26,6 +26,7 @@ import java.util.List;
  * @param loadOnDemand whether a request for a model in the store that is not loaded (never loaded, or evicted)
  *     starts loading it (the request itself is refused with UNAVAILABLE, to be retried); an unloaded model stays
  *     unloaded until {@code load}
+ * @param device where native models run: {@code cpu}, or {@code cuda:N} (ONNX exports always run on the CPU)
  */
 public record ServerOptions(
         List<String> models,
@@ -40,7 +41,8 @@ public record ServerOptions(
         long loadedModelsBytes,
         int defaultMaxTokens,
         Duration requestTimeout,
-        boolean loadOnDemand) {
+        boolean loadOnDemand,
+        String device) {
 
     private static final long MIB = 1L << 20;
 
@@ -71,6 +73,9 @@ public record ServerOptions(
             throw new IllegalArgumentException("loadedModelsBytes must be > 0, got " + loadedModelsBytes);
         }
         atLeast("defaultMaxTokens", defaultMaxTokens, 1);
+        if (device == null || !(device.equals("cpu") || device.matches("cuda:\\d+"))) {
+            throw new IllegalArgumentException("device must be cpu or cuda:N, got " + device);
+        }
         if (requestTimeout == null || requestTimeout.isNegative()) {
             throw new IllegalArgumentException("requestTimeout must be >= 0 (0 for none), got " + requestTimeout);
         }
@@ -83,55 +88,55 @@ public record ServerOptions(
      */
     public static ServerOptions defaults() {
         return new ServerOptions(List.of(), 256, 16, 512, 256, 16, 0, 512 * MIB, 128 * MIB, 8192 * MIB, 256,
-                Duration.ofMinutes(10), true);
+                Duration.ofMinutes(10), true, "cpu");
     }
 
     public ServerOptions withModels(List<String> names) {
         return new ServerOptions(names, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     /** Queue and batch limits together, since {@code tokenBudget} must cover {@code maxRunning}. */
     public ServerOptions withBatching(int waiting, int runningSequences, int budget, int chunk) {
         return new ServerOptions(models, waiting, runningSequences, budget, chunk, kvBlockSize, kvBlocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     /** A fixed KV pool per model: {@code blocks} blocks of {@code blockSize} positions. */
     public ServerOptions withKvBlocks(int blockSize, int blocks) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, blockSize, blocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     /** A KV pool per model sized by memory. */
     public ServerOptions withKvCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, 0, bytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     public ServerOptions withPrefixCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     public ServerOptions withLoadedModelsBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand);
+                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
     }
 
     public ServerOptions withDefaultMaxTokens(int n) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device);
     }
 
     public ServerOptions withRequestTimeout(Duration timeout) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device);
     }
 
     public ServerOptions withLoadOnDemand(boolean on) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device);
     }
 
     /** What each model's scheduler gets. */
@@ -147,6 +152,17 @@ public record ServerOptions(
         int slots = config.architecture().passes() * config.layers();
         long blockBytes = BlockPool.blockBytes(kvBlockSize, slots, config.dModel());
         return (int) Math.clamp(kvCacheBytes / blockBytes, 1, Integer.MAX_VALUE);
+    }
+
+    /** Native models run on {@code device}: {@code cpu} or {@code cuda:N}. */
+    public ServerOptions withDevice(String device) {
+        return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+    }
+
+    /** The CUDA device ordinal of {@code cuda:N}, or −1 for the CPU. */
+    public int cudaDevice() {
+        return device.startsWith("cuda:") ? Integer.parseInt(device.substring(5)) : -1;
     }
 
     /** The engine settings for a model: weights as stored, this KV pool. */

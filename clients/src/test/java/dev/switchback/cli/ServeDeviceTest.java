@@ -1,0 +1,39 @@
+package dev.switchback.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.store.ModelStore;
+import dev.switchback.store.TinyModels;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code serve --device}: a GPU that cannot be used is one line at start-up, before any model loads. */
+class ServeDeviceTest {
+    @Test
+    void cudaWithoutAUsableGpuIsOneLine(@TempDir Path dir) throws Exception {
+        assumeTrue(Cudart.unavailableReason() != null, "this host has a usable GPU");
+        TinyModels.publishServable(new ModelStore(dir), "tiny", 1);
+        CliRun run = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--port", "0", "--grpc-port", "-1");
+        assertEquals(2, run.exitCode(), run.err());
+        assertTrue(run.err().startsWith("error: --device cuda: "), run.err());
+        assertTrue(run.err().contains("--device cpu still works"), run.err());
+        assertEquals(1, run.err().strip().lines().count(), "one line: " + run.err());
+        assertFalse(run.out().contains("loading"), "nothing was loaded");
+    }
+
+    @Test
+    void badDeviceFlagsAreOneLine(@TempDir Path dir) throws Exception {
+        TinyModels.publishServable(new ModelStore(dir), "tiny", 1);
+        CliRun tpu = CliRun.of("serve", "--store", dir.toString(), "--device", "tpu", "--port", "0");
+        assertEquals(2, tpu.exitCode());
+        assertEquals("error: --device must be cpu or cuda, got 'tpu'", tpu.err().strip());
+        CliRun many = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,1", "--port", "0");
+        assertEquals(2, many.exitCode());
+        assertTrue(many.err().contains("several GPUs are not built yet"), many.err());
+    }
+}
