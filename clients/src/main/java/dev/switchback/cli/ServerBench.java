@@ -13,7 +13,14 @@ import dev.switchback.server.models.EngineGenerationService;
 import dev.switchback.server.models.ServerOptions;
 import dev.switchback.store.ModelStore;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,6 +63,14 @@ final class ServerBench implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "3", paramLabel = "N", description = "Best of N rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--io-threads", defaultValue = "0", paramLabel = "N", description = "Server event-loop threads (0: Netty's default, twice the cores).")
+    int ioThreads;
+
+    @Option(names = "--client", defaultValue = "sdk", paramLabel = "sdk|raw",
+            description = "HTTP client: sdk (SwitchbackClient on java.net.http, parsing every chunk) or raw (a socket per"
+                    + " stream that only scans for the final usage chunk, so the client's own cost is small) (default: ${DEFAULT-VALUE}).")
+    String client;
+
     private static final List<String> PROMPTS = List.of("In the beginning God created", "And the LORD spake unto Moses, saying,",
             "Blessed are the", "For God so loved the world, that he gave", "And it came to pass", "Thou shalt not",
             "The LORD is my shepherd;", "And Jesus answered and said unto them,");
@@ -72,25 +87,30 @@ final class ServerBench implements Callable<Integer> {
                 .withBatching(Math.max(256, streams), Math.max(16, streams), Math.max(512, streams), 256);
         EngineGenerationService service = new EngineGenerationService(s, options, registry);
         try (SwitchbackServer server = new SwitchbackServer(service, registry,
-                new SwitchbackServer.Options(0, HttpServerOptions.defaults().withHost("127.0.0.1"), Duration.ofSeconds(5)))) {
+                new SwitchbackServer.Options(0, HttpServerOptions.defaults().withHost("127.0.0.1").withIoThreads(ioThreads),
+                        Duration.ofSeconds(5)))) {
             server.start();
             service.started().get();
             String url = "http://127.0.0.1:" + server.port("http");
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
-            try (SwitchbackClient client = SwitchbackClient.connect(url)) {
+            if (!client.equals("sdk") && !client.equals("raw")) {
+                throw new IllegalArgumentException("--client must be sdk or raw, got '" + client + "'");
+            }
+            int port = server.port("http");
+            try (SwitchbackClient sdk = SwitchbackClient.connect(url)) {
                 // Warm-up: JIT, KV blocks, connections.
-                runConcurrent(client, pool);
-                runSequential(client);
+                runConcurrent(sdk, port, pool);
+                runSequential(sdk, port);
                 double sequential = 0;
                 double concurrent = 0;
                 double inProcess = 0;
                 for (int r = 0; r < rounds; r++) {
-                    sequential = Math.max(sequential, runSequential(client));
-                    concurrent = Math.max(concurrent, runConcurrent(client, pool));
+                    sequential = Math.max(sequential, runSequential(sdk, port));
+                    concurrent = Math.max(concurrent, runConcurrent(sdk, port, pool));
                     inProcess = Math.max(inProcess, runInProcess(service));
                 }
-                out.printf(Locale.ROOT, "model %s, %d streams, up to %d tokens each, best of %d rounds, %d cores%n", model, streams,
-                        maxTokens, rounds, Runtime.getRuntime().availableProcessors());
+                out.printf(Locale.ROOT, "model %s, %d streams, up to %d tokens each, best of %d rounds, %d cores, %s client%n", model,
+                        streams, maxTokens, rounds, Runtime.getRuntime().availableProcessors(), client);
                 out.println("| measurement | generated tokens/s | ratio |");
                 out.println("|---|---:|---:|");
                 out.printf(Locale.ROOT, "| %d sequential HTTP+SSE requests | %.1f | 1.00× |%n", streams, sequential);
@@ -110,27 +130,98 @@ final class ServerBench implements Callable<Integer> {
         return CompletionRequest.of(model, PROMPTS.get(i % PROMPTS.size())).withMaxTokens(maxTokens).withTemperature(0.0);
     }
 
-    private double runSequential(SwitchbackClient client) {
+    /** Generated tokens of one streamed request, through the chosen client. */
+    private long streamOnce(SwitchbackClient sdk, int port, int i) throws IOException {
+        if (client.equals("raw")) {
+            return RawSse.completionTokens(port, model, PROMPTS.get(i % PROMPTS.size()), maxTokens);
+        }
+        return sdk.stream(request(i), piece -> {}).usage().completionTokens();
+    }
+
+    private double runSequential(SwitchbackClient sdk, int port) throws IOException {
         long start = System.nanoTime();
         long tokens = 0;
         for (int i = 0; i < streams; i++) {
-            tokens += client.stream(request(i), piece -> {}).usage().completionTokens();
+            tokens += streamOnce(sdk, port, i);
         }
         return tokens / ((System.nanoTime() - start) / 1e9);
     }
 
-    private double runConcurrent(SwitchbackClient client, ExecutorService pool) throws Exception {
+    private double runConcurrent(SwitchbackClient sdk, int port, ExecutorService pool) throws Exception {
         long start = System.nanoTime();
-        List<Future<Completion>> all = new ArrayList<>();
+        List<Future<Long>> all = new ArrayList<>();
         for (int i = 0; i < streams; i++) {
             int n = i;
-            all.add(pool.submit(() -> client.stream(request(n), piece -> {})));
+            all.add(pool.submit(() -> streamOnce(sdk, port, n)));
         }
         long tokens = 0;
-        for (Future<Completion> f : all) {
-            tokens += f.get().usage().completionTokens();
+        for (Future<Long> f : all) {
+            tokens += f.get();
         }
         return tokens / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * A minimal streaming client: one HTTP/1.1 request per socket, the response read in large chunks and only
+     * scanned for the end of the stream, then the usage chunk's completion_tokens parsed once.
+     */
+    static final class RawSse {
+        private static final byte[] DONE = "data: [DONE]".getBytes(StandardCharsets.US_ASCII);
+
+        static long completionTokens(int port, String model, String prompt, int maxTokens) throws IOException {
+            String body = "{\"model\":" + quote(model) + ",\"prompt\":" + quote(prompt) + ",\"max_tokens\":" + maxTokens
+                    + ",\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                socket.setTcpNoDelay(true);
+                OutputStream out = socket.getOutputStream();
+                out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + bytes.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(bytes);
+                out.flush();
+                InputStream in = socket.getInputStream();
+                ByteArrayOutputStream all = new ByteArrayOutputStream(16384);
+                byte[] buf = new byte[65536];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    all.write(buf, 0, n);
+                    if (endsStream(all)) {
+                        break;
+                    }
+                }
+                String text = all.toString(StandardCharsets.UTF_8);
+                if (!text.startsWith("HTTP/1.1 200")) {
+                    throw new IOException("server answered " + text.lines().findFirst().orElse("nothing"));
+                }
+                int at = text.lastIndexOf("\"completion_tokens\":");
+                if (at < 0) {
+                    throw new IOException("the stream carried no usage chunk");
+                }
+                int from = at + "\"completion_tokens\":".length();
+                int to = from;
+                while (to < text.length() && Character.isDigit(text.charAt(to))) {
+                    to++;
+                }
+                return Long.parseLong(text.substring(from, to));
+            }
+        }
+
+        private static boolean endsStream(ByteArrayOutputStream all) {
+            byte[] b = all.toByteArray();
+            outer:
+            for (int i = Math.max(0, b.length - 64); i <= b.length - DONE.length; i++) {
+                for (int j = 0; j < DONE.length; j++) {
+                    if (b[i + j] != DONE[j]) {
+                        continue outer;
+                    }
+                }
+                return true;
+            }
+            return false;
+        }
+
+        private static String quote(String s) {
+            return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+        }
     }
 
     private double runInProcess(EngineGenerationService service) throws Exception {

@@ -58,7 +58,7 @@ public final class HttpServer implements ProtocolServer {
             throw new IllegalArgumentException("service, registry and options are required");
         }
         this.options = options;
-        this.workers = new MultiThreadIoEventLoopGroup(options.ioThreads(), NioIoHandler.newFactory());
+        this.workers = new MultiThreadIoEventLoopGroup(options.effectiveIoThreads(), NioIoHandler.newFactory());
         Responses responses = new Responses(options.retryAfterSeconds());
         Offload offload = new Offload(offloadThreads, responses, inFlight);
         ModelEndpoints models = new ModelEndpoints(service, offload, options.clock().instant().getEpochSecond());
