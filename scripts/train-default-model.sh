@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Trains the bundled default model (trainer/configs/switch-kjv.json, BF16 weights) on the KJV corpus and puts it in
 # the bundled store, model-store/default-store/switch-kjv/1, replacing the one there; then verifies its checksums.
-# About 8-10 minutes on 2 cores. Run it from a clean, committed work tree: model.json records the commit (with
-# "-dirty" when the tree differs from it), the command, the corpus's SHA-256, the seed and the whole schedule.
-# Usage: scripts/train-default-model.sh   (build first: mvn -B -q -DskipTests package)
+# About 7 minutes on an idle 2-core machine (docs/training.md: on a busy one, one PyTorch thread is faster).
+# Run it from a clean, committed work tree: model.json records the commit (with "-dirty" when the tree differs
+# from it), the command, the corpus's SHA-256, the seed and the whole schedule.
+# Usage: scripts/train-default-model.sh [--resume]   (build first: mvn -B -q -DskipTests package)
+#   --resume continues an interrupted run from runs/switch-kjv's latest checkpoint, exactly where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=trainer/configs/switch-kjv.json
@@ -13,7 +15,7 @@ if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then
 fi
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
-./switchback train --config "$config" --dtype BF16 --store "$staging/store"
+./switchback train --config "$config" --dtype BF16 --store "$staging/store" ${1:+"$1"}
 rm -rf "$bundled/switch-kjv"
 mkdir -p "$bundled/switch-kjv"
 mv "$staging/store/switch-kjv/1" "$bundled/switch-kjv/1"

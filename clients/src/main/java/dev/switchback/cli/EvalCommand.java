@@ -1,7 +1,6 @@
 package dev.switchback.cli;
 
 import ai.djl.ndarray.NDManager;
-import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.trainer.Evaluation;
 import java.nio.file.Files;
@@ -26,7 +25,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--corpus", required = true, paramLabel = "FILE", description = "Corpus (.txt or .txt.gz).")
     Path corpus;
 
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE or ./store).")
+    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE, or ./store, or the bundled store when ./store is empty).")
     Path store;
 
     @Option(names = "--seq-len", defaultValue = "128", paramLabel = "N", description = "Evaluation window (default: ${DEFAULT-VALUE}).")
@@ -37,9 +36,8 @@ final class EvalCommand implements Callable<Integer> {
         if (!Files.isRegularFile(corpus)) {
             throw new IllegalArgumentException("--corpus: file does not exist: " + corpus);
         }
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Defaults.modelDir(s, model);
-        try (OpenedModel opened = s.open(dir); NDManager manager = NDManager.newBaseManager()) {
+        Path dir = Defaults.modelDir(store, model, spec.commandLine().getErr());
+        try (OpenedModel opened = OpenedModel.open(dir); NDManager manager = NDManager.newBaseManager()) {
             Evaluation.Result r = Evaluation.run(manager, opened, corpus, seqLen);
             spec.commandLine().getOut().printf(Locale.ROOT, "%s: val_loss %.4f val_ppl %.3f over %,d tokens%n", dir, r.loss(),
                     Math.exp(r.loss()), r.tokens());

@@ -8,7 +8,6 @@ import dev.switchback.kernels.sampling.Sampler;
 import dev.switchback.kernels.sampling.SamplingParams;
 import dev.switchback.kernels.sampling.StopMatcher;
 import dev.switchback.kernels.sampling.TokenHistory;
-import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.tokenizer.BpeTokenizer;
 import dev.switchback.store.tokenizer.StreamingDecoder;
@@ -32,7 +31,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR|NAME[:VERSION]", description = "Model folder or store name.")
     String model;
 
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE or ./store).")
+    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE, or ./store, or the bundled store when ./store is empty).")
     Path store;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "Text to continue.")
@@ -65,10 +64,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(temperature, topK, topP, repetitionPenalty, seed, maxTokens, stop);
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
-        Path dir = Defaults.modelDir(s, model);
+        Path dir = Defaults.modelDir(store, model, spec.commandLine().getErr());
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenedModel opened = s.open(dir)) {
+        try (OpenedModel opened = OpenedModel.open(dir)) {
             BpeTokenizer tokenizer = BpeTokenizer.load(opened.tokenizerFile());
             Engine engine = Engine.load(opened, Engine.Options.defaults().withMaxSequences(1));
             int context = engine.config().contextLength();

@@ -91,7 +91,7 @@ class GenerateCommandTest {
         assertTrue(err.contains("topP"), err);
     }
 
-    private static int argmax(float[] v) {
+    static int argmax(float[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) {
             if (v[i] > v[best]) {
