@@ -35,7 +35,7 @@ final class EvalCommand implements Callable<Integer> {
         if (!Files.isRegularFile(corpus)) {
             throw new IllegalArgumentException("--corpus: file does not exist: " + corpus);
         }
-        ModelStore s = modelOption.store();
+        ModelStore s = modelOption.store(spec.commandLine().getErr());
         Path dir = modelOption.dir(s);
         try (OpenedModel opened = s.open(dir); NDManager manager = NDManager.newBaseManager()) {
             Evaluation.Result r = Evaluation.run(manager, opened, corpus, seqLen);

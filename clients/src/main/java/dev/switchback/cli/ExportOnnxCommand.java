@@ -54,7 +54,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
         if (checkSteps < 0) {
             throw new IllegalArgumentException("--check-steps must be >= 0, got " + checkSteps);
         }
-        ModelStore s = modelOption.store();
+        ModelStore s = modelOption.store(spec.commandLine().getErr());
         Path dir = modelOption.dir(s);
         PrintWriter w = spec.commandLine().getOut();
         try (OpenedModel opened = s.open(dir)) {

@@ -63,10 +63,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(temperature, topK, topP, repetitionPenalty, seed, maxTokens, stop);
-        ModelStore s = modelOption.store();
+        ModelStore s = modelOption.store(spec.commandLine().getErr());
         Path dir = modelOption.dir(s);
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenedModel opened = s.open(dir)) {
+        try (OpenedModel opened = OpenedModel.open(dir)) {
             BpeTokenizer tokenizer = BpeTokenizer.load(opened.tokenizerFile());
             Engine engine = Engine.load(opened, Engine.Options.defaults().withMaxSequences(1));
             int context = engine.config().contextLength();

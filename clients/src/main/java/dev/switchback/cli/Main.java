@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             ServeCommand.class,
             BenchCommand.class,
             CompleteCommand.class,
+            DistCommand.class,
         })
 public final class Main {
 
@@ -40,6 +41,16 @@ public final class Main {
         public int handleExecutionException(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
             if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
                 cli.getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            if (e instanceof ai.djl.engine.EngineException) {
+                Throwable root = e;
+                while (root.getCause() != null) {
+                    root = root.getCause();
+                }
+                cli.getErr().println("error: PyTorch, which train and eval need, cannot start: " + e.getMessage()
+                        + (root != e ? " (" + root.getMessage() + ")" : "")
+                        + "; a distribution has it only when built with 'switchback dist --with-training'");
                 return 2;
             }
             cli.getErr().println("error: unexpected " + e);

@@ -2,6 +2,8 @@ package dev.switchback.cli;
 
 import dev.switchback.store.ModelStore;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -10,16 +12,18 @@ final class ModelOption {
     @Option(names = "--model", required = true, paramLabel = "DIR|NAME[:VERSION]", description = "Model folder or store name.")
     String model;
 
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store for names (default: $SWITCHBACK_STORE or ./store).")
+    @Option(names = "--store", paramLabel = "DIR",
+            description = "Model store for names (default: $SWITCHBACK_STORE, or ./store, or the bundled store when ./store is empty).")
     Path store;
 
-    /** The store {@code --store} names, or the default one. */
-    ModelStore store() {
-        return new ModelStore(store != null ? store : Defaults.store());
+    /** The store {@code --store} names, or the default one ({@link Defaults#readStore}, which notes a fallback on {@code note}). */
+    ModelStore store(PrintWriter note) throws IOException {
+        return Defaults.readStore(store, note);
     }
 
-    /** The folder {@code --model} names in {@code store}. */
+    /** The folder {@code --model} names: a model folder as given, else a name[:version] in {@code store}. */
     Path dir(ModelStore store) throws IOException {
-        return Defaults.modelDir(store, model);
+        Path asPath = Path.of(model);
+        return Files.isDirectory(asPath) ? asPath : store.resolve(model);
     }
 }

@@ -46,12 +46,15 @@ public final class ModelsCommand implements Runnable {
 
     /** The {@code --store} option every sub-command takes. */
     static final class StoreOption {
-        @Option(names = "--store", paramLabel = "DIR", defaultValue = "${env:SWITCHBACK_STORE:-store}",
-                description = "Model store folder (default: $SWITCHBACK_STORE or ./store; now ${DEFAULT-VALUE}).")
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec spec;
+
+        @Option(names = "--store", paramLabel = "DIR",
+                description = "Model store folder (default: $SWITCHBACK_STORE, or ./store, or the bundled store when ./store is empty).")
         Path dir;
 
-        ModelStore store() {
-            return new ModelStore(dir);
+        ModelStore store() throws IOException {
+            return Defaults.readStore(dir, spec.commandLine().getErr());
         }
     }
 

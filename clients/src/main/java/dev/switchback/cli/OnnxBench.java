@@ -32,7 +32,7 @@ final class OnnxBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelStore s = modelOption.store();
+        ModelStore s = modelOption.store(spec.commandLine().getErr());
         Path dir = modelOption.dir(s);
         int threads = Parallel.shared().threads();
         PrintWriter out = spec.commandLine().getOut();

@@ -30,7 +30,8 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store (default: $SWITCHBACK_STORE or ./store).")
+    @Option(names = "--store", paramLabel = "DIR",
+            description = "Model store (default: $SWITCHBACK_STORE, or ./store, or the bundled store when ./store is empty).")
     Path store;
 
     @Option(names = "--model", paramLabel = "NAME", description = "Model to load at start-up (repeatable; default: every model in the store).")
@@ -110,7 +111,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
+        PrintWriter out = spec.commandLine().getOut();
+        ModelStore s = Defaults.readStore(store, out);
         LinkedHashSet<String> names = new LinkedHashSet<>(models);
         if (names.isEmpty()) {
             for (ModelRef ref : s.list()) {
@@ -135,7 +137,6 @@ final class ServeCommand implements Callable<Integer> {
             http = http.withApiKey(apiKey);
             grpc = grpc.withApiKey(apiKey);
         }
-        PrintWriter out = spec.commandLine().getOut();
         SwitchbackServer started = new SwitchbackServer(service, registry,
                 new SwitchbackServer.Options(port, http, grpcPort, grpc, Duration.ofSeconds(10)));
         server = started;

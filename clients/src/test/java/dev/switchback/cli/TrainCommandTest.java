@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.switchback.store.ModelManifest;
+import dev.switchback.store.Provenance;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,6 +46,20 @@ class TrainCommandTest {
         assertEquals(6, Files.readAllLines(runDir.resolve("metrics.jsonl")).size(), "one metrics line per step");
         assertTrue(Files.readString(runDir.resolve("metrics.jsonl")).contains("\"experts\""), "per-expert fractions logged");
         assertTrue(Files.isDirectory(runDir.resolve("checkpoints/step-00000003")));
+
+        // model.json alone says how to train the model again: command, commit, corpus, seed and schedule.
+        ModelManifest manifest = ModelManifest.read(dir.resolve("store/cli-tiny/1/model.json"));
+        Provenance p = manifest.provenance();
+        assertEquals("switchback train --config " + dir.resolve("config.json"), p.command());
+        assertTrue(p.gitCommit() == null || p.gitCommit().matches("[0-9a-f]{40}(-dirty)?"), p.gitCommit());
+        assertTrue(p.corpus().endsWith("kjv-excerpt.txt"), p.corpus());
+        assertEquals(6, p.steps());
+        assertEquals(6L * 4 * 32, p.tokensSeen());
+        Map<?, ?> training = (Map<?, ?>) manifest.extra().get("training");
+        assertEquals(1, ((Number) training.get("seed")).intValue());
+        assertEquals(0.002, ((Number) training.get("lr")).doubleValue());
+        assertEquals(300, ((Number) ((Map<?, ?>) manifest.extra().get("data")).get("vocab")).intValue());
+        assertEquals("{content}\n", manifest.chatTemplate());
 
         TokenizerCommandTest.Run verify = TokenizerCommandTest.run("models", "verify", "--store", dir.resolve("store").toString());
         assertEquals(0, verify.exitCode(), verify.out() + verify.err());

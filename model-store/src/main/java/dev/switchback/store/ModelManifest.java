@@ -6,6 +6,7 @@ import dev.switchback.store.safetensors.DType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -75,6 +76,13 @@ public record ModelManifest(
         }
         return new ModelManifest(FORMAT_VERSION, name, config, dtype.name(), ModelFiles.TOKENIZER,
                 sparseLayersOf(config), chatTemplate, provenance, Map.of());
+    }
+
+    /** A copy with {@code more} added to {@link #extra} (a key of both takes the new value). */
+    public ModelManifest withExtra(Map<String, Object> more) {
+        Map<String, Object> merged = new LinkedHashMap<>(extra);
+        merged.putAll(more);
+        return new ModelManifest(formatVersion, name, config, dtype, tokenizer, sparseLayers, chatTemplate, provenance, merged);
     }
 
     /** Reads and validates {@code model.json}; content errors are {@link ConfigException}s naming the field. */

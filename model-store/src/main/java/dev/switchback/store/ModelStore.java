@@ -123,7 +123,7 @@ public final class ModelStore {
 
     /** Verifies then opens a model folder; refuses, naming the files, one that is incomplete or altered. */
     public OpenedModel open(Path modelDir) throws IOException {
-        return OpenedModel.open(modelDir, verify(modelDir));
+        return OpenedModel.open(modelDir);
     }
 
     /** {@link #open(Path)} of {@link #resolve(String)}. */

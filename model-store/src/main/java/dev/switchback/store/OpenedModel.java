@@ -24,6 +24,11 @@ public final class OpenedModel implements AutoCloseable {
         this.experts = experts;
     }
 
+    /** Verifies then opens a model folder, in a store or not; refuses, naming the files, one incomplete or altered. */
+    public static OpenedModel open(Path dir) throws IOException {
+        return open(dir, ModelVerifier.verify(dir));
+    }
+
     static OpenedModel open(Path dir, VerificationReport report) throws IOException {
         if (!report.ok()) {
             throw new ModelStoreException("refusing to open " + dir + ", " + report.problems().size() + " problem(s):\n  "

@@ -50,6 +50,9 @@ class ManifestTest {
         assertEquals(List.of(0, 1), m.sparseLayers());
         assertEquals(DType.F16, m.weightDType());
         assertEquals(Map.of(), m.extra());
+        ModelManifest more = manifest(TinyModels.switchConfig()).withExtra(Map.of("n", 4, "seed", 9L));
+        assertEquals(Map.of("note", "hello", "n", 4, "seed", 9L), more.extra(), "added keys join, a repeated key takes the new value");
+        assertEquals(manifest(TinyModels.switchConfig()).provenance(), more.provenance());
         ConfigException e = assertThrows(ConfigException.class, () -> new ModelManifest(1, "tiny",
                 TinyModels.switchConfig(), "F32", "tokenizer.json", List.of(0, 1), null, Provenance.unknown(), null));
         assertEquals("sparseLayers", e.field());

@@ -35,11 +35,24 @@ public final class ModelPublisher {
             "Blessed are the",
             "For God so loved the world, that he gave");
 
+    /**
+     * The chat template of every published model: the trainer shows a model its corpus one text a line
+     * ({@link dev.switchback.trainer.data.TokenizedCorpus}), so each message becomes a line and the reply starts the
+     * next one (a base model continues the conversation; a client stops it at the end of the line with stop "\n").
+     */
+    public static final String CHAT_TEMPLATE = "{content}\n";
+
     private ModelPublisher() {}
 
     /** Publishes {@code model} as a new version of {@code name}, weights stored as {@code dtype}. */
     public static PublishedModel publish(ModelStore store, String name, Gpt model, BpeTokenizer tokenizer, DType dtype,
             Provenance provenance) throws IOException {
+        return publish(store, name, model, tokenizer, dtype, provenance, Map.of());
+    }
+
+    /** {@link #publish}, with {@code extra} fields (e.g. the training settings) recorded in {@code model.json}. */
+    public static PublishedModel publish(ModelStore store, String name, Gpt model, BpeTokenizer tokenizer, DType dtype,
+            Provenance provenance, Map<String, Object> extra) throws IOException {
         ModelConfig config = model.config();
         try (Publication pub = store.begin(name)) {
             List<TensorData> shared = new ArrayList<>();
@@ -66,7 +79,8 @@ public final class ModelPublisher {
             }
             tokenizer.save(pub.dir().resolve(ModelFiles.TOKENIZER));
             referenceLogits(model, tokenizer).write(pub.dir().resolve(ModelFiles.REFERENCE));
-            ModelManifest.of(name, config, dtype, null, provenance).write(pub.dir().resolve(ModelFiles.MANIFEST));
+            ModelManifest.of(name, config, dtype, CHAT_TEMPLATE, provenance).withExtra(extra)
+                    .write(pub.dir().resolve(ModelFiles.MANIFEST));
             return pub.commit();
         }
     }

@@ -57,6 +57,7 @@ public final class TrainingRun {
                 o.steps() != null ? loaded.training().withSteps(o.steps()) : loaded.training(), loaded.data());
         config.checkFiles();
         long started = System.nanoTime();
+        String commit = gitCommit(); // the code as it starts: edits made while it trains are not in the model
         TokenizedCorpus corpus = TokenizedCorpus.prepare(Path.of(config.data().corpus()),
                 config.data().tokenizer() == null ? null : Path.of(config.data().tokenizer()), config.data().vocab(), o.cacheDir(), log);
         ModelConfig model = config.model();
@@ -125,10 +126,14 @@ public final class TrainingRun {
             double flopsPerToken = trainingFlopsPerToken(model, t.seqLen());
             double peak = Math.max(peakBefore, peakMatmulFlops(trainer.model().parameters().manager()));
             Provenance provenance = new Provenance(config.data().corpus(), corpus.corpus().sha256(), trainer.completedSteps(),
-                    (long) trainer.completedSteps() * t.tokensPerStep(), eval.loss(), eval.perplexity(), gitCommit(),
+                    (long) trainer.completedSteps() * t.tokensPerStep(), eval.loss(), eval.perplexity(), commit,
                     o.command(), Instant.now().toString(), null);
+            // The settings that are not in the manifest's config (seed, schedule, tokenizer), so model.json alone says
+            // how to train the model again.
+            Map<String, Object> settings = Map.of("training", JSON.convertValue(t, Map.class),
+                    "data", JSON.convertValue(config.data(), Map.class));
             PublishedModel published = ModelPublisher.publish(new ModelStore(o.store()), config.name(), trainer.model(),
-                    corpus.tokenizer(), o.dtype(), provenance);
+                    corpus.tokenizer(), o.dtype(), provenance, settings);
             double wall = (System.nanoTime() - started) / 1e9;
             Result result = new Result(config.name(), describe(model.architecture()), model.totalParameters(),
                     model.activeNonEmbeddingParameters(), eval.loss(), eval.perplexity(), tokensPerSecond, wall, flopsPerToken,
@@ -216,12 +221,28 @@ public final class TrainingRun {
         }
     }
 
+    /** HEAD's commit, with {@code -dirty} (as {@code git describe --dirty}) when the work tree differs from it. */
     private static String gitCommit() {
+        String head = git("rev-parse", "HEAD");
+        if (head == null || !head.matches("[0-9a-f]{40}")) {
+            return null;
+        }
+        String changes = git("status", "--porcelain");
+        return changes == null || !changes.isEmpty() ? head + "-dirty" : head;
+    }
+
+    private static String git(String... args) {
         try {
-            Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
+            String[] command = new String[args.length + 1];
+            command[0] = "git";
+            System.arraycopy(args, 0, command, 1, args.length);
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes()).trim();
-            return p.waitFor() == 0 && out.matches("[0-9a-f]{40}") ? out : null;
-        } catch (IOException | InterruptedException e) {
+            return p.waitFor() == 0 ? out : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return null;
         }
     }

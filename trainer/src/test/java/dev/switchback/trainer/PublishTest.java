@@ -71,6 +71,7 @@ class PublishTest {
             try (OpenedModel opened = store.open(published.dir()); NDManager m = NDManager.newBaseManager();
                     Gpt loaded = ModelLoader.load(m, opened, 0)) {
                 assertEquals(model, opened.config());
+                assertEquals("{content}\n", opened.manifest().chatTemplate(), "one message a line, as the corpus was read");
                 assertEquals(expected, opened.reference(), "reference.json holds the trainer's own logits");
                 for (ReferenceLogits.Reference ref : expected.references()) {
                     assertArrayEquals(ref.logits(), ModelPublisher.lastLogits(loaded, ref.tokens()), "logits after '" + ref.prompt() + "'");
