@@ -72,6 +72,11 @@ public record ModelManifest(
                 sparseLayersOf(config), chatTemplate, provenance, Map.of());
     }
 
+    /** This manifest with {@code extra} as its extra fields. */
+    public ModelManifest withExtra(Map<String, Object> extra) {
+        return new ModelManifest(formatVersion, name, config, dtype, tokenizer, sparseLayers, chatTemplate, provenance, extra);
+    }
+
     /** Reads and validates {@code model.json}; content errors are {@link ConfigException}s naming the field. */
     public static ModelManifest read(Path file) throws IOException {
         return Json.read(file, ModelManifest.class);

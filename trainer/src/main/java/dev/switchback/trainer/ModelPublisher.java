@@ -40,6 +40,12 @@ public final class ModelPublisher {
     /** Publishes {@code model} as a new version of {@code name}, weights stored as {@code dtype}. */
     public static PublishedModel publish(ModelStore store, String name, Gpt model, BpeTokenizer tokenizer, DType dtype,
             Provenance provenance) throws IOException {
+        return publish(store, name, model, tokenizer, dtype, provenance, Map.of());
+    }
+
+    /** {@link #publish(ModelStore, String, Gpt, BpeTokenizer, DType, Provenance)} with the manifest's {@code extra} fields. */
+    public static PublishedModel publish(ModelStore store, String name, Gpt model, BpeTokenizer tokenizer, DType dtype,
+            Provenance provenance, Map<String, Object> extra) throws IOException {
         ModelConfig config = model.config();
         try (Publication pub = store.begin(name)) {
             List<TensorData> shared = new ArrayList<>();
@@ -66,7 +72,7 @@ public final class ModelPublisher {
             }
             tokenizer.save(pub.dir().resolve(ModelFiles.TOKENIZER));
             referenceLogits(model, tokenizer).write(pub.dir().resolve(ModelFiles.REFERENCE));
-            ModelManifest.of(name, config, dtype, null, provenance).write(pub.dir().resolve(ModelFiles.MANIFEST));
+            ModelManifest.of(name, config, dtype, null, provenance).withExtra(extra).write(pub.dir().resolve(ModelFiles.MANIFEST));
             return pub.commit();
         }
     }
