@@ -3,15 +3,15 @@
 # docs/distillation.md table (percent of the teacher's gain kept over a dense model trained from scratch).
 # Usage: scripts/distill-suite.sh [all|teachers|distill|table] [STEPS]     (default: all 1000)
 #   teachers  train switch-tiny, hash-tiny and ladder-tiny for STEPS steps as <config>-<STEPS> (skipped when done)
-#   distill   switch and hash -> dense-tiny (4 blocks), ladder (2 blocks x 2 passes) -> dense-2l-tiny (the same
-#             2 blocks, one pass); the first dense-tiny run trains the dense baseline, the hash run reuses it
+#   distill   hash and switch -> dense-tiny (4 blocks), ladder (2 blocks x 2 passes) -> dense-2l-tiny (the same
+#             2 blocks, one pass); the first dense-tiny run trains the dense baseline, the second reuses it
 #   table     print the table from runs/*/report.json
 # Runs one training at a time; everything goes to ./store and ./runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase="${1:-all}"
 steps="${2:-1000}"
-teachers="switch-tiny hash-tiny ladder-tiny"
+teachers="hash-tiny ladder-tiny switch-tiny"
 sb="${SWITCHBACK:-./switchback}"   # the CLI (override to run a copy while rebuilding)
 
 student_of() { case "$1" in ladder-tiny) echo dense-2l-tiny ;; *) echo dense-tiny ;; esac; }
