@@ -77,6 +77,12 @@ final class Defaults {
         return Files.isDirectory(asPath) ? asPath : readStore(storeOption, note).resolve(model);
     }
 
+    /** The folder {@code model} names: a model folder as given, else a name[:version] in {@code store}. */
+    static Path modelDir(ModelStore store, String model) throws IOException {
+        Path asPath = Path.of(model);
+        return Files.isDirectory(asPath) ? asPath : store.resolve(model);
+    }
+
     private static Path env(String name, String fallback) {
         String v = System.getenv(name);
         return Path.of(v != null ? v : fallback);

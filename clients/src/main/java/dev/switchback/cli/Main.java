@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             CommandLine.HelpCommand.class,
             TokenizerCommand.class,
             TrainCommand.class,
+            DistillCommand.class,
             EvalCommand.class,
             ModelsCommand.class,
             GenerateCommand.class,

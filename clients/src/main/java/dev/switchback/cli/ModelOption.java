@@ -3,7 +3,6 @@ package dev.switchback.cli;
 import dev.switchback.store.ModelStore;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -23,7 +22,6 @@ final class ModelOption {
 
     /** The folder {@code --model} names: a model folder as given, else a name[:version] in {@code store}. */
     Path dir(ModelStore store) throws IOException {
-        Path asPath = Path.of(model);
-        return Files.isDirectory(asPath) ? asPath : store.resolve(model);
+        return Defaults.modelDir(store, model);
     }
 }

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -23,17 +24,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "N", description = "Override training.steps.")
     Integer steps;
 
-    @Option(names = "--store", paramLabel = "DIR", description = "Model store (default: $SWITCHBACK_STORE or ./store).")
-    Path store;
-
     @Option(names = "--name", paramLabel = "NAME", description = "Publish under this name instead of the config's.")
     String name;
 
-    @Option(names = "--runs", paramLabel = "DIR", description = "Run folders: metrics.jsonl, checkpoints (default: ./runs).")
-    Path runs;
-
-    @Option(names = "--cache", paramLabel = "DIR", description = "Tokenizer and encoded-corpus cache (default: ~/.cache/switchback).")
-    Path cache;
+    @Mixin
+    TrainingPaths paths;
 
     @Option(names = "--resume", description = "Continue from the run's latest checkpoint.")
     boolean resume;
@@ -54,8 +49,8 @@ final class TrainCommand implements Callable<Integer> {
         }
         String command = "switchback train --config " + config + (steps != null ? " --steps " + steps : "")
                 + (name != null ? " --name " + name : "") + (weights != DType.F32 ? " --dtype " + weights : "");
-        TrainingRun.Result r = TrainingRun.run(new TrainingRun.Options(config, steps, store != null ? store : Defaults.store(),
-                name, runs != null ? runs : Defaults.runs(), cache != null ? cache : Defaults.cache(), resume, weights, command), spec.commandLine().getErr());
+        TrainingRun.Result r = TrainingRun.run(new TrainingRun.Options(config, steps, paths.store(), name, paths.runs(),
+                paths.cache(), resume, weights, command), spec.commandLine().getErr());
         spec.commandLine().getOut().printf(Locale.ROOT,
                 "%s %s: val_loss %.4f val_ppl %.2f | %,d params (%,d active non-emb) | %.0f tok/s | MFU %.1f%% of %.1f GFLOP/s | %.0f s | published %s%n",
                 r.name(), r.architecture(), r.validationLoss(), r.validationPerplexity(), r.totalParameters(), r.activeParameters(),

@@ -104,6 +104,14 @@ public final class OpenedModel implements AutoCloseable {
         return reference;
     }
 
+    /**
+     * SHA-256 of the folder's {@code SHA256SUMS}: one digest that pins every file of this (verified) model, for
+     * provenance that names it.
+     */
+    public String checksum() throws IOException {
+        return Sha256Sums.sha256(dir.resolve(ModelFiles.CHECKSUMS));
+    }
+
     /** The tokenizer file, for the tokenizer package to load. */
     public Path tokenizerFile() {
         return dir.resolve(manifest.tokenizer());

@@ -12,7 +12,9 @@ import dev.switchback.trainer.model.Gpt;
 import dev.switchback.trainer.optim.AdamW;
 import dev.switchback.trainer.optim.LrSchedule;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The training loop's state and its two operations: one optimizer step, and an evaluation of the validation
@@ -29,10 +31,16 @@ public final class Trainer implements AutoCloseable {
     private final TokenData data;
     private int step;
 
-    /** Outcome of one optimizer step. */
+    /**
+     * Outcome of one optimizer step.
+     *
+     * @param loss what was minimised: the objective plus the routing losses
+     * @param crossEntropy ground-truth next-token cross-entropy
+     * @param terms the objective's further reported scalars (none for plain cross-entropy)
+     */
     public record StepResult(
             int step, double loss, double crossEntropy, double auxLoss, double lr, double gradNorm, long tokens, long nanos,
-            RoutingSummary routing) {}
+            RoutingSummary routing, Map<String, Double> terms) {}
 
     /** Validation loss (mean next-token cross-entropy, nats) and its perplexity. */
     public record Evaluation(double loss, long tokens) {
@@ -52,8 +60,13 @@ public final class Trainer implements AutoCloseable {
         this.sampler = new BatchSampler(data.train(), t.batchSize(), t.seqLen(), t.seed());
     }
 
-    /** Runs the next optimizer step. */
+    /** Runs the next optimizer step on the ground-truth cross-entropy. */
     public StepResult step() {
+        return step(Objective.CROSS_ENTROPY);
+    }
+
+    /** Runs the next optimizer step on {@code objective} plus the routing losses. */
+    public StepResult step(Objective objective) {
         int n = ++step;
         long start = System.nanoTime();
         TrainConfig.Training t = config.training();
@@ -67,21 +80,25 @@ public final class Trainer implements AutoCloseable {
             double ce;
             double aux;
             RoutingSummary routing;
+            Map<String, Double> terms = new LinkedHashMap<>();
+            Objective.BatchLoss batchLoss = objective.prepare(stepManager, batch);
             try (GradientCollector collector = engine.newGradientCollector()) {
                 ForwardPass pass = model.forward(stepManager, batch.inputs(), true);
-                NDArray crossEntropy = Gpt.crossEntropy(stepManager, pass.logits(), batch.targets());
+                Objective.Loss l = batchLoss.of(pass);
                 NDArray auxLoss = pass.auxiliaryLoss(model.zLossCoef());
-                NDArray total = crossEntropy.add(auxLoss);
+                NDArray total = l.objective().add(auxLoss);
                 collector.backward(total);
                 loss = total.getFloat();
-                ce = crossEntropy.getFloat();
+                ce = l.crossEntropy().getFloat();
                 aux = auxLoss.getFloat();
+                l.terms().forEach((name, value) -> terms.put(name, (double) value.getFloat()));
                 routing = RoutingSummary.of(pass.routings());
             }
             double gradNorm = optimizer.clipGradients(t.gradClip());
             double lr = schedule.at(n);
             optimizer.step(lr);
-            return new StepResult(n, loss, ce, aux, lr, gradNorm, t.tokensPerStep(), System.nanoTime() - start, routing);
+            return new StepResult(n, loss, ce, aux, lr, gradNorm, t.tokensPerStep(), System.nanoTime() - start, routing,
+                    java.util.Collections.unmodifiableMap(terms));
         }
     }
 

@@ -13,12 +13,10 @@ import dev.switchback.store.model.HashRouting;
 import dev.switchback.store.model.ModelConfig;
 import dev.switchback.store.safetensors.DType;
 import dev.switchback.trainer.data.TokenizedCorpus;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -88,41 +86,9 @@ public final class TrainingRun {
             }
             Files.createDirectories(runDir);
             Files.writeString(runDir.resolve("config.json"), config.toJson());
-            Progress progress = new Progress(log, config.name(), t.steps(), Math.max(1, t.steps() / 20));
-            long trainNanos = 0;
-            long trainedTokens = 0;
-            Trainer.Evaluation eval = null;
-            try (BufferedWriter metrics = Files.newBufferedWriter(runDir.resolve("metrics.jsonl"), StandardOpenOption.CREATE,
-                    first > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
-                for (int step = first + 1; step <= t.steps(); step++) {
-                    Trainer.StepResult r = trainer.step();
-                    if (!Double.isFinite(r.loss())) {
-                        throw new IllegalStateException("training diverged at step " + step + ": loss is " + r.loss()
-                                + "; lower training.lr or raise training.warmupSteps");
-                    }
-                    trainNanos += r.nanos();
-                    trainedTokens += r.tokens();
-                    Map<String, Object> line = stepMetrics(r, trainedTokens / (trainNanos / 1e9));
-                    boolean evalNow = step == t.steps() || (t.evalEvery() > 0 && step % t.evalEvery() == 0);
-                    if (evalNow) {
-                        eval = trainer.evaluate();
-                        line.put("val_loss", eval.loss());
-                        line.put("val_ppl", eval.perplexity());
-                    }
-                    metrics.write(JSON.writeValueAsString(line));
-                    metrics.newLine();
-                    metrics.flush();
-                    progress.update(step, first, trainedTokens, "tok", String.format("loss %.3f%s", r.crossEntropy(),
-                            eval == null ? "" : String.format(" val_ppl %.2f", eval.perplexity())));
-                    if (t.checkpointEvery() > 0 && step % t.checkpointEvery() == 0 && step < t.steps()) {
-                        Checkpoint.save(trainer, checkpoints, 2);
-                    }
-                }
-            }
-            if (eval == null) {
-                eval = trainer.evaluate();
-            }
-            double tokensPerSecond = trainedTokens / Math.max(1e-9, trainNanos / 1e9);
+            TrainingLoop.Outcome outcome = TrainingLoop.run(trainer, Objective.CROSS_ENTROPY, runDir, first, checkpoints, log);
+            Trainer.Evaluation eval = outcome.evaluation();
+            double tokensPerSecond = outcome.tokensPerSecond();
             double flopsPerToken = trainingFlopsPerToken(model, t.seqLen());
             double peak = Math.max(peakBefore, peakMatmulFlops(trainer.model().parameters().manager()));
             Provenance provenance = new Provenance(config.data().corpus(), corpus.corpus().sha256(), trainer.completedSteps(),
@@ -182,26 +148,6 @@ public final class TrainingRun {
         return m;
     }
 
-    private static Map<String, Object> stepMetrics(Trainer.StepResult r, double tokensPerSecond) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("step", r.step());
-        m.put("loss", r.loss());
-        m.put("ce", r.crossEntropy());
-        m.put("aux_loss", r.auxLoss());
-        m.put("lr", r.lr());
-        m.put("grad_norm", r.gradNorm());
-        m.put("tokens_per_s", tokensPerSecond);
-        if (!r.routing().layers().isEmpty()) {
-            Map<String, Object> layers = new LinkedHashMap<>();
-            for (var e : r.routing().layers().entrySet()) {
-                layers.put(String.valueOf(e.getKey()), Map.of("fraction", e.getValue().fractions(), "dropped", e.getValue().droppedFraction()));
-            }
-            m.put("experts", layers);
-            m.put("dropped_fraction", r.routing().droppedFraction());
-        }
-        return m;
-    }
-
     /** Peak float32 matmul rate through DJL/PyTorch on this machine: the best of several 2048³ products. */
     static double peakMatmulFlops(NDManager parent) {
         int n = 2048;
@@ -222,7 +168,7 @@ public final class TrainingRun {
     }
 
     /** HEAD's commit, with {@code -dirty} (as {@code git describe --dirty}) when the work tree differs from it. */
-    private static String gitCommit() {
+    public static String gitCommit() {
         String head = git("rev-parse", "HEAD");
         if (head == null || !head.matches("[0-9a-f]{40}")) {
             return null;

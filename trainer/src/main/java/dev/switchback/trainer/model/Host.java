@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
  * Copies Java arrays into tensors that own their memory. DJL's PyTorch engine wraps Java direct buffers without
  * copying, so a tensor kept alive by PyTorch (a view, a value saved for backward) could outlive the buffer.
  */
-final class Host {
+public final class Host {
     private Host() {}
 
     static NDArray floats(NDManager m, float[] values, Shape shape) {
@@ -28,7 +28,7 @@ final class Host {
      * wrap the number in a Java buffer and release it at once, while autograd keeps the tensor for the
      * backward pass: gradients would then read freed memory (seen as sudden NaNs). Use this instead.
      */
-    static NDArray scalar(NDArray like, double value) {
+    public static NDArray scalar(NDArray like, double value) {
         return own(like.getManager().create((float) value));
     }
 
