@@ -86,7 +86,8 @@ class DistributionIT {
             assertTrue(release.contains(module), module + " in " + release);
         }
         assertFalse(release.contains("jdk.jlink"), release);
-        assertTrue(built.bytes() < 100L << 20, "without the PyTorch library the tarball stays small: " + built.bytes() + " bytes");
+        // ONNX Runtime's jar (75 MB: its native library for every platform) is in; PyTorch's (106 MB) is not.
+        assertTrue(built.bytes() < 170L << 20, "without the PyTorch library the tarball stays under 170 MiB: " + built.bytes() + " bytes");
         // Both launchers pass the project's JVM flags.
         assertTrue(Files.readString(home.resolve("bin/switchback")).contains(Distribution.JVM_FLAGS));
         assertTrue(Files.readString(HOME.resolve("switchback")).replace("\\\n", " ").replaceAll("[ \t]+", " ")
