@@ -38,6 +38,9 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--ffn-init", defaultValue = "mean", paramLabel = "mean|expert0", description = "FFN of blocks sparse in the teacher: the experts' mean or expert 0 (default: ${DEFAULT-VALUE}).")
     String ffnInit;
 
+    @Option(names = "--init", defaultValue = "teacher", paramLabel = "teacher|random", description = "Start the student from the teacher's weights, or from the baseline's random initialisation to measure the teacher's probabilities alone (default: ${DEFAULT-VALUE}).")
+    String init;
+
     @Option(names = "--baseline", paramLabel = "NAME[:VERSION]|DIR", description = "Dense model trained from scratch to compare against (default: train one here).")
     String baseline;
 
@@ -49,13 +52,14 @@ final class DistillCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DistillationRun.Settings settings = new DistillationRun.Settings(alpha, temperature, steps, FfnInit.parse("--ffn-init", ffnInit));
+        DistillationRun.Settings settings = new DistillationRun.Settings(alpha, temperature, steps, FfnInit.parse("--ffn-init", ffnInit),
+                DistillationRun.Settings.parseInit(init));
         ModelStore s = new ModelStore(paths.store());
         Path teacherDir = modelDir(s, teacher, "--teacher");
         Path baselineDir = baseline == null ? null : modelDir(s, baseline, "--baseline");
         String command = String.format(Locale.ROOT, "switchback distill --teacher %s --student-config %s --alpha %s --temperature %s%s "
-                + "--ffn-init %s%s%s", teacher, studentConfig, alpha, temperature, steps != null ? " --steps " + steps : "",
-                settings.ffnInit().label(), baseline != null ? " --baseline " + baseline : "", name != null ? " --name " + name : "");
+                + "--ffn-init %s --init %s%s%s", teacher, studentConfig, alpha, temperature, steps != null ? " --steps " + steps : "",
+                settings.ffnInit().label(), init, baseline != null ? " --baseline " + baseline : "", name != null ? " --name " + name : "");
         DistillationRun.Result r = DistillationRun.run(new DistillationRun.Options(teacherDir, studentConfig, settings, baselineDir,
                 s.root(), name, paths.runs(), paths.cache(), command),
                 spec.commandLine().getErr());

@@ -48,8 +48,24 @@ public final class DistillationRun {
      * @param temperature softmax temperature T > 0 of the teacher (and student) in the soft term
      * @param steps student (and baseline) optimizer steps, or null for the student configuration's
      * @param ffnInit where the FFN of a block that is sparse in the teacher comes from
+     * @param teacherInit initialise the student from the teacher's weights (the Switch recipe); false keeps its random
+     *     initialisation, the same as the baseline's, to measure what the teacher's probabilities alone bring
      */
-    public record Settings(double alpha, double temperature, Integer steps, FfnInit ffnInit) {
+    public record Settings(double alpha, double temperature, Integer steps, FfnInit ffnInit, boolean teacherInit) {
+        /** Settings of a student initialised from its teacher. */
+        public Settings(double alpha, double temperature, Integer steps, FfnInit ffnInit) {
+            this(alpha, temperature, steps, ffnInit, true);
+        }
+
+        /** Parses {@code --init}: {@code teacher} or {@code random}. */
+        public static boolean parseInit(String value) {
+            return switch (value == null ? "" : value) {
+                case "teacher" -> true;
+                case "random" -> false;
+                default -> throw new IllegalArgumentException("--init: must be teacher or random, got " + value);
+            };
+        }
+
         public Settings {
             DistillationLoss.checkAlpha(alpha);
             DistillationLoss.checkTemperature(temperature);
@@ -156,10 +172,21 @@ public final class DistillationRun {
             log.printf(Locale.ROOT, "baseline %s: validation ppl %.2f%n", baseline.get("model"), densePpl);
 
             try (Trainer trainer = new Trainer(config, corpus.data(), null)) {
-                StudentInit.Summary init = StudentInit.apply(teacher.model(), trainer.model(), s.ffnInit());
+                Map<String, Object> initialised = new LinkedHashMap<>();
+                String initDescription;
+                if (s.teacherInit()) {
+                    StudentInit.Summary init = StudentInit.apply(teacher.model(), trainer.model(), s.ffnInit());
+                    initialised.put("from", "teacher");
+                    initialised.put("copied", init.copied().size());
+                    initialised.put("from_experts", init.fromExperts().size());
+                    initialised.put("random", init.random());
+                    initDescription = "initialised from the teacher (" + init.describe(s.ffnInit()) + ")";
+                } else {
+                    initialised.put("from", "random");
+                    initDescription = "random initialisation, the baseline's (--init random)";
+                }
                 double initPpl = perplexity(trainer.model(), validation, seqLen);
-                log.printf(Locale.ROOT, "student %s: initialised from the teacher (%s): validation ppl %.2f before training%n", name,
-                        init.describe(s.ffnInit()), initPpl);
+                log.printf(Locale.ROOT, "student %s: %s: validation ppl %.2f before training%n", name, initDescription, initPpl);
                 DistillationLoss loss = new DistillationLoss(teacher.model(), s.alpha(), s.temperature());
                 TrainingLoop.Outcome outcome = TrainingLoop.run(trainer, loss, runDir, 0, null, log);
                 Evaluation.Result eval = Evaluation.of(trainer.model(), validation, seqLen);
@@ -184,10 +211,6 @@ public final class DistillationRun {
                 summary.put("soft_term_scale", "T^2");
                 summary.put("steps", steps);
                 summary.put("ffn_init", s.ffnInit().label());
-                Map<String, Object> initialised = new LinkedHashMap<>();
-                initialised.put("copied", init.copied().size());
-                initialised.put("from_experts", init.fromExperts().size());
-                initialised.put("random", init.random());
                 summary.put("init", initialised);
                 summary.put("validation_tokens", eval.tokens());
                 summary.put("teacher_better", report.teacherBetter());

@@ -40,6 +40,8 @@ public record GainReport(double teacherPerplexity, double densePerplexity, doubl
             return "the teacher is not better than the dense baseline trained from scratch, so there is no gain to keep "
                     + "and no percentage (" + figures + ")";
         }
-        return String.format(Locale.ROOT, "the student kept %.1f%% of the teacher's gain (%s)", percentKept().getAsDouble(), figures);
+        double kept = percentKept().getAsDouble();
+        return String.format(Locale.ROOT, "the student kept %.1f%% of the teacher's gain%s (%s)", kept,
+                kept > 100 ? ", over 100%: it is better than its teacher" : "", figures);
     }
 }

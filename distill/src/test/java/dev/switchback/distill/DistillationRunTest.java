@@ -98,6 +98,7 @@ class DistillationRunTest {
             assertEquals(sha256(teacher.dir().resolve("SHA256SUMS")), t.get("sha256_of_sha256sums"));
             @SuppressWarnings("unchecked")
             Map<String, Object> init = (Map<String, Object>) d.get("init");
+            assertEquals("teacher", init.get("from"));
             assertEquals(List.of(), init.get("random"), "every student tensor came from the teacher");
             assertEquals(kind.equals("ladder") ? 0 : 2, init.get("from_experts"));
 
@@ -135,6 +136,29 @@ class DistillationRunTest {
         assertEquals(first.report().densePerplexity(), second.report().densePerplexity(), 1e-6, "the same model, the same split");
         assertFalse(Files.exists(second.runDir().resolve("baseline")), "nothing trained from scratch");
         assertEquals(1, new ModelStore(dir.resolve("store")).versions("student-tiny-scratch").size());
+    }
+
+    @Test
+    void aRandomlyInitialisedStudentWithoutTheTeacherIsTheBaseline() throws Exception {
+        // Same configuration, seed, batches and loss: --init random --alpha 0 must retrace the baseline step for step.
+        Path config = Teachers.studentConfig(dir, DENSE, Teachers.VOCAB, 3);
+        DistillationRun.Result r = distill(published.get("switch").dir(), config,
+                new DistillationRun.Settings(0, 1, 3, FfnInit.MEAN, false), null);
+        assertEquals(r.report().densePerplexity(), r.report().studentPerplexity(), 1e-6 * r.report().densePerplexity());
+        assertEquals(Files.readAllLines(r.runDir().resolve("baseline/metrics.jsonl")).stream().map(DistillationRunTest::lossOf).toList(),
+                Files.readAllLines(r.runDir().resolve("metrics.jsonl")).stream().map(DistillationRunTest::lossOf).toList());
+        JsonNode report = JSON.readTree(r.runDir().resolve("report.json").toFile());
+        assertEquals("random", report.at("/init/from").asText());
+        assertEquals("--init: must be teacher or random, got zeros",
+                assertThrows(IllegalArgumentException.class, () -> DistillationRun.Settings.parseInit("zeros")).getMessage());
+    }
+
+    private static String lossOf(String metricsLine) {
+        try {
+            return JSON.readTree(metricsLine).get("loss").asText();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Test

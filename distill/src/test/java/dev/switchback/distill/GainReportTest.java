@@ -19,6 +19,8 @@ class GainReportTest {
         assertEquals(100 * (99.1 - 97.3) / (99.1 - 94.8), new GainReport(94.8, 99.1, 97.3).percentKept().getAsDouble(), 1e-12);
         assertEquals("the student kept 30.0% of the teacher's gain (validation ppl: teacher 90.00, dense from scratch 100.00, "
                 + "student 97.00)", new GainReport(90, 100, 97).describe());
+        assertTrue(new GainReport(90, 100, 88).describe().startsWith("the student kept 120.0% of the teacher's gain, over 100%: "
+                + "it is better than its teacher"), new GainReport(90, 100, 88).describe());
     }
 
     @Test
