@@ -157,7 +157,7 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "64")
         int steps;
 
-        @Option(names = "--repeats", defaultValue = "5")
+        @Option(names = "--repeats", defaultValue = "9")
         int repeats;
 
         @Override
@@ -170,8 +170,8 @@ final class BenchCommand {
             for (int e : ints(experts)) {
                 models.add(config(new Architecture.Switch(e, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0)));
             }
-            out.println("| model | experts | total params | active non-emb | batch | ms/token | vs dense |");
-            out.println("|---|---:|---:|---:|---:|---:|---:|");
+            out.println("| model | experts | total params | active non-emb | batch | ms/token | vs dense | rounds' range |");
+            out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
             List<Engine> engines = new ArrayList<>();
             for (ModelConfig m : models) {
                 engines.add(engine(RandomModels.generate(m, 3), format, maxBatch));
@@ -183,30 +183,45 @@ final class BenchCommand {
                 }
             }
             // Rounds interleave the models (dense, switch 8, switch 32, dense, ...) so that a slow spell of the
-            // machine falls on all of them alike; each keeps its best round.
-            double[][] best = new double[models.size()][bs.size()];
+            // machine falls on all of them alike. Each round gives every model's time and its ratio to the dense
+            // model timed next to it; the table shows the medians over rounds, which one noisy round cannot move.
+            double[][][] ms = new double[models.size()][bs.size()][repeats];
             for (int r = 0; r < repeats; r++) {
-                for (int j = 0; j < models.size(); j++) {
-                    for (int i = 0; i < bs.size(); i++) {
-                        best[j][i] = Math.max(best[j][i], EngineDecode.tokensPerSecond(engines.get(j), bs.get(i), 16, steps, 16, 1, 5 + r));
+                for (int i = 0; i < bs.size(); i++) {
+                    for (int j = 0; j < models.size(); j++) {
+                        ms[j][i][r] = 1000 / EngineDecode.tokensPerSecond(engines.get(j), bs.get(i), 16, steps, 16, 1, 5 + r);
                     }
                 }
             }
-            double[] dense = new double[bs.size()];
             for (int j = 0; j < models.size(); j++) {
                 ModelConfig m = models.get(j);
                 int n = m.architecture().sparse() == null ? 1 : m.architecture().sparse().experts();
                 for (int i = 0; i < bs.size(); i++) {
-                    double ms = 1000 / best[j][i];
-                    if (n == 1) {
-                        dense[i] = ms;
+                    double[] ratios = new double[repeats];
+                    for (int r = 0; r < repeats; r++) {
+                        ratios[r] = ms[j][i][r] / ms[0][i][r];
                     }
-                    out.printf(Locale.ROOT, "| %s | %d | %,d | %,d | %d | %.3f | %+.1f%% |%n", m.architecture().kind(), n,
-                            m.totalParameters(), m.activeNonEmbeddingParameters(), bs.get(i), ms, 100 * (ms / dense[i] - 1));
+                    out.printf(Locale.ROOT, "| %s | %d | %,d | %,d | %d | %.3f | %+.1f%% | %+.1f%% … %+.1f%% |%n",
+                            m.architecture().kind(), n, m.totalParameters(), m.activeNonEmbeddingParameters(), bs.get(i),
+                            median(ms[j][i]), 100 * (median(ratios) - 1), 100 * (min(ratios) - 1), 100 * (max(ratios) - 1));
                     out.flush();
                 }
             }
             return 0;
+        }
+
+        private static double median(double[] v) {
+            double[] s = v.clone();
+            java.util.Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+
+        private static double min(double[] v) {
+            return java.util.Arrays.stream(v).min().orElse(Double.NaN);
+        }
+
+        private static double max(double[] v) {
+            return java.util.Arrays.stream(v).max().orElse(Double.NaN);
         }
 
         private ModelConfig config(Architecture arch) {

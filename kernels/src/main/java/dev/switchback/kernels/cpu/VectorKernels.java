@@ -11,7 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The CPU kernels on the Vector API at the widest species the JVM offers; {@link ScalarKernels} holds the
  * reference for each. Matrix products read every weight row once per call however many tokens there are
- * (tokens are taken four at a time against a row), which is what makes batched decoding cheap.
+ * (a block of {@link #ROW_BLOCK} rows meets every token while it is in L1), which is what makes batched decoding
+ * cheap.
  */
 public final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -57,163 +58,277 @@ public final class VectorKernels {
         }
     }
 
+    /**
+     * Weight rows taken together by the blocked kernels: eight running sums (4 tokens × 2 rows, 2 × 4 or 1 × 8) keep
+     * the multiply-adds independent, so the loop runs at the FMA units' rate rather than one add's latency, and each
+     * load of a weight or input vector feeds several of them.
+     */
+    static final int ROW_BLOCK = 8;
+
     private static void f32Rows(float[] x, int n, Matrix.F32 m, float[] y, int from, int to) {
-        float[] w = m.data();
         int cols = m.cols();
-        int rows = m.rows();
-        int bound = F.loopBound(cols);
-        for (int r = from; r < to; r++) {
-            int wo = r * cols;
-            int t = 0;
-            for (; t + 4 <= n; t += 4) {
-                int x0 = t * cols;
-                int x1 = x0 + cols;
-                int x2 = x1 + cols;
-                int x3 = x2 + cols;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                FloatVector a2 = FloatVector.zero(F);
-                FloatVector a3 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += F.length()) {
-                    FloatVector wv = FloatVector.fromArray(F, w, wo + c);
-                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
-                    a2 = FloatVector.fromArray(F, x, x2 + c).fma(wv, a2);
-                    a3 = FloatVector.fromArray(F, x, x3 + c).fma(wv, a3);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD);
-                float s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    float wc = w[wo + c];
-                    s0 += x[x0 + c] * wc;
-                    s1 += x[x1 + c] * wc;
-                    s2 += x[x2 + c] * wc;
-                    s3 += x[x3 + c] * wc;
-                }
-                y[t * rows + r] = s0;
-                y[(t + 1) * rows + r] = s1;
-                y[(t + 2) * rows + r] = s2;
-                y[(t + 3) * rows + r] = s3;
-            }
-            if (t + 2 <= n) {
-                // A pair shares each weight load too: experts often get one to three tokens of a decode batch.
-                int x0 = t * cols;
-                int x1 = x0 + cols;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += F.length()) {
-                    FloatVector wv = FloatVector.fromArray(F, w, wo + c);
-                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    s0 += x[x0 + c] * w[wo + c];
-                    s1 += x[x1 + c] * w[wo + c];
-                }
-                y[t * rows + r] = s0;
-                y[(t + 1) * rows + r] = s1;
-                t += 2;
-            }
-            for (; t < n; t++) {
-                y[t * rows + r] = dot(x, t * cols, w, wo, cols);
-            }
+        for (int r = from; r < to; r += ROW_BLOCK) {
+            rowBlock(x, n, m.data(), r * cols, cols, m.rows(), y, r, Math.min(ROW_BLOCK, to - r));
         }
     }
 
+    /** BF16 rows are widened a block at a time into scratch, then multiplied as F32: each widening serves every token. */
     private static void bf16Rows(float[] x, int n, Matrix.Bf16 m, float[] y, int from, int to) {
         short[] w = m.data();
         int cols = m.cols();
-        int rows = m.rows();
-        int bound = F.loopBound(cols);
-        for (int r = from; r < to; r++) {
-            int wo = r * cols;
+        float[] block = new float[ROW_BLOCK * cols];
+        for (int r = from; r < to; r += ROW_BLOCK) {
+            int count = Math.min(ROW_BLOCK, to - r);
+            widenInto(w, r * cols, count * cols, block);
+            rowBlock(x, n, block, 0, cols, m.rows(), y, r, count);
+        }
+    }
+
+    private static void widenInto(short[] w, int off, int len, float[] out) {
+        int bound = F.loopBound(len);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            widen(w, off + i).intoArray(out, i);
+        }
+        for (; i < len; i++) {
+            out[i] = Matrix.Bf16.widen(w[off + i]);
+        }
+    }
+
+    /**
+     * y[t, r + i] for every token t and the {@code count} rows of w starting at offset {@code wo} (row i at
+     * wo + i·cols), output rows r … r + count − 1 of a [n, rows] result.
+     */
+    private static void rowBlock(float[] x, int n, float[] w, int wo, int cols, int rows, float[] y, int r, int count) {
+        if (count == ROW_BLOCK) {
             int t = 0;
             for (; t + 4 <= n; t += 4) {
-                int x0 = t * cols;
-                int x1 = x0 + cols;
-                int x2 = x1 + cols;
-                int x3 = x2 + cols;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                FloatVector a2 = FloatVector.zero(F);
-                FloatVector a3 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += F.length()) {
-                    FloatVector wv = widen(w, wo + c);
-                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
-                    a2 = FloatVector.fromArray(F, x, x2 + c).fma(wv, a2);
-                    a3 = FloatVector.fromArray(F, x, x3 + c).fma(wv, a3);
+                for (int i = 0; i < ROW_BLOCK; i += 2) {
+                    tokens4Rows2(x, t, w, wo + i * cols, cols, rows, y, r + i);
                 }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD);
-                float s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    float wc = Matrix.Bf16.widen(w[wo + c]);
-                    s0 += x[x0 + c] * wc;
-                    s1 += x[x1 + c] * wc;
-                    s2 += x[x2 + c] * wc;
-                    s3 += x[x3 + c] * wc;
-                }
-                y[t * rows + r] = s0;
-                y[(t + 1) * rows + r] = s1;
-                y[(t + 2) * rows + r] = s2;
-                y[(t + 3) * rows + r] = s3;
             }
             if (t + 2 <= n) {
-                int x0 = t * cols;
-                int x1 = x0 + cols;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += F.length()) {
-                    FloatVector wv = widen(w, wo + c);
-                    a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    float wc = Matrix.Bf16.widen(w[wo + c]);
-                    s0 += x[x0 + c] * wc;
-                    s1 += x[x1 + c] * wc;
-                }
-                y[t * rows + r] = s0;
-                y[(t + 1) * rows + r] = s1;
+                tokens2Rows4(x, t, w, wo, cols, rows, y, r);
+                tokens2Rows4(x, t, w, wo + 4 * cols, cols, rows, y, r + 4);
                 t += 2;
             }
+            if (t < n) {
+                token1Rows8(x, t, w, wo, cols, rows, y, r);
+            }
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+                tokens4Row1(x, t, w, wo + i * cols, cols, rows, y, r + i);
+            }
             for (; t < n; t++) {
-                y[t * rows + r] = dotBf16(x, t * cols, w, wo, cols);
+                y[t * rows + r + i] = dot(x, t * cols, w, wo + i * cols, cols);
             }
         }
     }
 
-    /** Σ x[i]·widen(w[i]) for BF16 weights. */
-    static float dotBf16(float[] x, int xOff, short[] w, int wOff, int n) {
-        int bound = F.loopBound(n);
-        int step = F.length();
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        int i = 0;
-        for (; i + step < bound; i += 2 * step) {
-            acc0 = FloatVector.fromArray(F, x, xOff + i).fma(widen(w, wOff + i), acc0);
-            acc1 = FloatVector.fromArray(F, x, xOff + i + step).fma(widen(w, wOff + i + step), acc1);
+    private static void tokens4Rows2(float[] x, int t, float[] w, int wo, int cols, int rows, float[] y, int r) {
+        int bound = F.loopBound(cols);
+        int x0 = t * cols;
+        int x1 = x0 + cols;
+        int x2 = x1 + cols;
+        int x3 = x2 + cols;
+        int w1 = wo + cols;
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            FloatVector v0 = FloatVector.fromArray(F, w, wo + c);
+            FloatVector v1 = FloatVector.fromArray(F, w, w1 + c);
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + c);
+            a00 = xv.fma(v0, a00);
+            a01 = xv.fma(v1, a01);
+            xv = FloatVector.fromArray(F, x, x1 + c);
+            a10 = xv.fma(v0, a10);
+            a11 = xv.fma(v1, a11);
+            xv = FloatVector.fromArray(F, x, x2 + c);
+            a20 = xv.fma(v0, a20);
+            a21 = xv.fma(v1, a21);
+            xv = FloatVector.fromArray(F, x, x3 + c);
+            a30 = xv.fma(v0, a30);
+            a31 = xv.fma(v1, a31);
         }
-        for (; i < bound; i += step) {
-            acc0 = FloatVector.fromArray(F, x, xOff + i).fma(widen(w, wOff + i), acc0);
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float v0 = w[wo + c];
+            float v1 = w[w1 + c];
+            s00 += x[x0 + c] * v0;
+            s01 += x[x0 + c] * v1;
+            s10 += x[x1 + c] * v0;
+            s11 += x[x1 + c] * v1;
+            s20 += x[x2 + c] * v0;
+            s21 += x[x2 + c] * v1;
+            s30 += x[x3 + c] * v0;
+            s31 += x[x3 + c] * v1;
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            s += x[xOff + i] * Matrix.Bf16.widen(w[wOff + i]);
+        int y0 = t * rows + r;
+        y[y0] = s00;
+        y[y0 + 1] = s01;
+        y[y0 + rows] = s10;
+        y[y0 + rows + 1] = s11;
+        y[y0 + 2 * rows] = s20;
+        y[y0 + 2 * rows + 1] = s21;
+        y[y0 + 3 * rows] = s30;
+        y[y0 + 3 * rows + 1] = s31;
+    }
+
+    private static void tokens2Rows4(float[] x, int t, float[] w, int wo, int cols, int rows, float[] y, int r) {
+        int bound = F.loopBound(cols);
+        int x0 = t * cols;
+        int x1 = x0 + cols;
+        int w1 = wo + cols;
+        int w2 = w1 + cols;
+        int w3 = w2 + cols;
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a02 = FloatVector.zero(F);
+        FloatVector a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a12 = FloatVector.zero(F);
+        FloatVector a13 = FloatVector.zero(F);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            FloatVector p = FloatVector.fromArray(F, x, x0 + c);
+            FloatVector q = FloatVector.fromArray(F, x, x1 + c);
+            FloatVector v = FloatVector.fromArray(F, w, wo + c);
+            a00 = p.fma(v, a00);
+            a10 = q.fma(v, a10);
+            v = FloatVector.fromArray(F, w, w1 + c);
+            a01 = p.fma(v, a01);
+            a11 = q.fma(v, a11);
+            v = FloatVector.fromArray(F, w, w2 + c);
+            a02 = p.fma(v, a02);
+            a12 = q.fma(v, a12);
+            v = FloatVector.fromArray(F, w, w3 + c);
+            a03 = p.fma(v, a03);
+            a13 = q.fma(v, a13);
         }
-        return s;
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float p = x[x0 + c];
+            float q = x[x1 + c];
+            s00 += p * w[wo + c];
+            s01 += p * w[w1 + c];
+            s02 += p * w[w2 + c];
+            s03 += p * w[w3 + c];
+            s10 += q * w[wo + c];
+            s11 += q * w[w1 + c];
+            s12 += q * w[w2 + c];
+            s13 += q * w[w3 + c];
+        }
+        int y0 = t * rows + r;
+        y[y0] = s00;
+        y[y0 + 1] = s01;
+        y[y0 + 2] = s02;
+        y[y0 + 3] = s03;
+        y[y0 + rows] = s10;
+        y[y0 + rows + 1] = s11;
+        y[y0 + rows + 2] = s12;
+        y[y0 + rows + 3] = s13;
+    }
+
+    private static void token1Rows8(float[] x, int t, float[] w, int wo, int cols, int rows, float[] y, int r) {
+        int bound = F.loopBound(cols);
+        int x0 = t * cols;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector a4 = FloatVector.zero(F);
+        FloatVector a5 = FloatVector.zero(F);
+        FloatVector a6 = FloatVector.zero(F);
+        FloatVector a7 = FloatVector.zero(F);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            FloatVector p = FloatVector.fromArray(F, x, x0 + c);
+            int at = wo + c;
+            a0 = p.fma(FloatVector.fromArray(F, w, at), a0);
+            a1 = p.fma(FloatVector.fromArray(F, w, at + cols), a1);
+            a2 = p.fma(FloatVector.fromArray(F, w, at + 2 * cols), a2);
+            a3 = p.fma(FloatVector.fromArray(F, w, at + 3 * cols), a3);
+            a4 = p.fma(FloatVector.fromArray(F, w, at + 4 * cols), a4);
+            a5 = p.fma(FloatVector.fromArray(F, w, at + 5 * cols), a5);
+            a6 = p.fma(FloatVector.fromArray(F, w, at + 6 * cols), a6);
+            a7 = p.fma(FloatVector.fromArray(F, w, at + 7 * cols), a7);
+        }
+        int y0 = t * rows + r;
+        y[y0] = a0.reduceLanes(VectorOperators.ADD);
+        y[y0 + 1] = a1.reduceLanes(VectorOperators.ADD);
+        y[y0 + 2] = a2.reduceLanes(VectorOperators.ADD);
+        y[y0 + 3] = a3.reduceLanes(VectorOperators.ADD);
+        y[y0 + 4] = a4.reduceLanes(VectorOperators.ADD);
+        y[y0 + 5] = a5.reduceLanes(VectorOperators.ADD);
+        y[y0 + 6] = a6.reduceLanes(VectorOperators.ADD);
+        y[y0 + 7] = a7.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float p = x[x0 + c];
+            for (int i = 0; i < ROW_BLOCK; i++) {
+                y[y0 + i] += p * w[wo + i * cols + c];
+            }
+        }
+    }
+
+    /** Four tokens against one row (the rows left over after the blocks of {@link #ROW_BLOCK}). */
+    private static void tokens4Row1(float[] x, int t, float[] w, int wo, int cols, int rows, float[] y, int r) {
+        int bound = F.loopBound(cols);
+        int x0 = t * cols;
+        int x1 = x0 + cols;
+        int x2 = x1 + cols;
+        int x3 = x2 + cols;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + c);
+            a0 = FloatVector.fromArray(F, x, x0 + c).fma(wv, a0);
+            a1 = FloatVector.fromArray(F, x, x1 + c).fma(wv, a1);
+            a2 = FloatVector.fromArray(F, x, x2 + c).fma(wv, a2);
+            a3 = FloatVector.fromArray(F, x, x3 + c).fma(wv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float wc = w[wo + c];
+            s0 += x[x0 + c] * wc;
+            s1 += x[x1 + c] * wc;
+            s2 += x[x2 + c] * wc;
+            s3 += x[x3 + c] * wc;
+        }
+        y[t * rows + r] = s0;
+        y[(t + 1) * rows + r] = s1;
+        y[(t + 2) * rows + r] = s2;
+        y[(t + 3) * rows + r] = s3;
     }
 
     /** BF16 → F32 for one vector's worth of lanes: sign-extend to int, shift into the high half. */
@@ -359,6 +474,84 @@ public final class VectorKernels {
         }
         for (; i < n; i++) {
             y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    /**
+     * out[outOff + p] = scale·Σ_{i<n} q[qOff + i]·k[kOff + i·stride + p] for p &lt; m: one query against m keys
+     * stored column-wise (a key cache block, positions contiguous). The positions are the vector lanes, so no
+     * horizontal sum is needed; four running sums over i keep the multiply-adds independent.
+     */
+    public static void columnDots(float[] q, int qOff, float[] k, int kOff, int stride, int n, int m, float scale,
+            float[] out, int outOff) {
+        int step = F.length();
+        int p = 0;
+        for (; p + step <= m; p += step) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int at = kOff + p;
+            int i = 0;
+            for (; i + 4 <= n; i += 4, at += 4 * stride) {
+                a0 = FloatVector.fromArray(F, k, at).fma(FloatVector.broadcast(F, q[qOff + i]), a0);
+                a1 = FloatVector.fromArray(F, k, at + stride).fma(FloatVector.broadcast(F, q[qOff + i + 1]), a1);
+                a2 = FloatVector.fromArray(F, k, at + 2 * stride).fma(FloatVector.broadcast(F, q[qOff + i + 2]), a2);
+                a3 = FloatVector.fromArray(F, k, at + 3 * stride).fma(FloatVector.broadcast(F, q[qOff + i + 3]), a3);
+            }
+            for (; i < n; i++, at += stride) {
+                a0 = FloatVector.fromArray(F, k, at).fma(FloatVector.broadcast(F, q[qOff + i]), a0);
+            }
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(out, outOff + p);
+        }
+        for (; p < m; p++) {
+            float s = 0;
+            for (int i = 0, at = kOff + p; i < n; i++, at += stride) {
+                s += q[qOff + i] * k[at];
+            }
+            out[outOff + p] = s * scale;
+        }
+    }
+
+    /**
+     * out[outOff + i] += Σ_{r<rows} w[wOff + r]·v[vOff + r·stride + i] for i &lt; n: a weighted sum of rows. Up to
+     * four vectors of the output stay in registers while every row is added.
+     */
+    public static void addWeightedRows(float[] w, int wOff, float[] v, int vOff, int stride, int rows, float[] out,
+            int outOff, int n) {
+        int step = F.length();
+        int i = 0;
+        for (; i + 4 * step <= n; i += 4 * step) {
+            int o = outOff + i;
+            FloatVector a0 = FloatVector.fromArray(F, out, o);
+            FloatVector a1 = FloatVector.fromArray(F, out, o + step);
+            FloatVector a2 = FloatVector.fromArray(F, out, o + 2 * step);
+            FloatVector a3 = FloatVector.fromArray(F, out, o + 3 * step);
+            for (int r = 0, at = vOff + i; r < rows; r++, at += stride) {
+                FloatVector s = FloatVector.broadcast(F, w[wOff + r]);
+                a0 = FloatVector.fromArray(F, v, at).fma(s, a0);
+                a1 = FloatVector.fromArray(F, v, at + step).fma(s, a1);
+                a2 = FloatVector.fromArray(F, v, at + 2 * step).fma(s, a2);
+                a3 = FloatVector.fromArray(F, v, at + 3 * step).fma(s, a3);
+            }
+            a0.intoArray(out, o);
+            a1.intoArray(out, o + step);
+            a2.intoArray(out, o + 2 * step);
+            a3.intoArray(out, o + 3 * step);
+        }
+        for (; i + step <= n; i += step) {
+            FloatVector a = FloatVector.fromArray(F, out, outOff + i);
+            for (int r = 0, at = vOff + i; r < rows; r++, at += stride) {
+                a = FloatVector.fromArray(F, v, at).fma(FloatVector.broadcast(F, w[wOff + r]), a);
+            }
+            a.intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            float s = out[outOff + i];
+            for (int r = 0, at = vOff + i; r < rows; r++, at += stride) {
+                s += w[wOff + r] * v[at];
+            }
+            out[outOff + i] = s;
         }
     }
 }

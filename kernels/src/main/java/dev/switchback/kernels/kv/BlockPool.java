@@ -7,6 +7,10 @@ import java.util.Arrays;
  * of one sequence for every cache slot — a slot per (Ladder pass, layer), since each pass of a Ladder attends
  * over its own keys. Blocks are reference counted so sequences sharing a prompt prefix can share them.
  * Not thread-safe: one scheduler thread owns allocation.
+ *
+ * <p>Values are laid out {@code [slot][position][dim]}, keys {@code [slot][dim][position]}: a query's scores over
+ * a block's positions are then vector multiply-adds over contiguous positions, with no horizontal sum per
+ * position, and the weighted sum of values reads whole rows.
  */
 public final class BlockPool {
     private final int blocks;
@@ -133,9 +137,17 @@ public final class BlockPool {
         return values[block];
     }
 
-    /** Index of (slot, position within block) in a block's arrays. */
+    /** Index of (slot, position within block) in a block's value array, the start of a row of {@code dim} values. */
     int offset(int slot, int posInBlock) {
         return (slot * blockSize + posInBlock) * dim;
+    }
+
+    /**
+     * Index of (slot, key column, position 0) in a block's key array; the column's {@code blockSize} positions
+     * follow contiguously, and column c + 1 starts {@code blockSize} further on.
+     */
+    int keyOffset(int slot, int column) {
+        return (slot * dim + column) * blockSize;
     }
 
     @Override

@@ -20,15 +20,18 @@ public final class PagedAttention {
             float scale, float[] scores, float[] out, int outOff) {
         BlockPool pool = cache.pool();
         int bs = pool.blockSize();
-        for (int j = 0; j < count; j++) {
-            int at = pool.offset(slot, j % bs) + headOff;
-            scores[j] = VectorKernels.dot(q, qOff, pool.keys(cache.block(j / bs)), at, headSize) * scale;
+        int blocks = (count + bs - 1) / bs;
+        int keyAt = pool.keyOffset(slot, headOff);
+        for (int b = 0; b < blocks; b++) {
+            int m = Math.min(bs, count - b * bs);
+            VectorKernels.columnDots(q, qOff, pool.keys(cache.block(b)), keyAt, bs, headSize, m, scale, scores, b * bs);
         }
         VectorKernels.softmax(scores, 0, count);
         java.util.Arrays.fill(out, outOff, outOff + headSize, 0f);
-        for (int j = 0; j < count; j++) {
-            int at = pool.offset(slot, j % bs) + headOff;
-            VectorKernels.axpy(scores[j], pool.values(cache.block(j / bs)), at, out, outOff, headSize);
+        int valueAt = pool.offset(slot, 0) + headOff;
+        for (int b = 0; b < blocks; b++) {
+            int m = Math.min(bs, count - b * bs);
+            VectorKernels.addWeightedRows(scores, b * bs, pool.values(cache.block(b)), valueAt, pool.dim(), m, out, outOff, headSize);
         }
     }
 
@@ -38,8 +41,13 @@ public final class PagedAttention {
         BlockPool pool = cache.pool();
         int bs = pool.blockSize();
         for (int j = 0; j < count; j++) {
-            int at = pool.offset(slot, j % bs) + headOff;
-            scores[j] = ScalarKernels.dot(q, qOff, pool.keys(cache.block(j / bs)), at, headSize) * scale;
+            float[] keys = pool.keys(cache.block(j / bs));
+            int at = pool.keyOffset(slot, headOff) + j % bs;
+            float s = 0;
+            for (int i = 0; i < headSize; i++) {
+                s += q[qOff + i] * keys[at + i * bs];
+            }
+            scores[j] = s * scale;
         }
         ScalarKernels.softmax(scores, 0, count);
         java.util.Arrays.fill(out, outOff, outOff + headSize, 0f);

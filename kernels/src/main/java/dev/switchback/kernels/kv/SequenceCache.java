@@ -102,10 +102,14 @@ public final class SequenceCache implements AutoCloseable {
         if (position < 0 || position >= blockCount * pool.blockSize()) {
             throw new IllegalStateException("position " + position + " is outside the " + blockCount + " reserved block(s)");
         }
-        int block = table[position / pool.blockSize()];
-        int at = pool.offset(slot, position % pool.blockSize());
-        System.arraycopy(key, keyOff, pool.keys(block), at, pool.dim());
-        System.arraycopy(value, valueOff, pool.values(block), at, pool.dim());
+        int bs = pool.blockSize();
+        int block = table[position / bs];
+        float[] keys = pool.keys(block);
+        int k = pool.keyOffset(slot, 0) + position % bs;
+        for (int c = 0; c < pool.dim(); c++, k += bs) {
+            keys[k] = key[keyOff + c];
+        }
+        System.arraycopy(value, valueOff, pool.values(block), pool.offset(slot, position % bs), pool.dim());
     }
 
     /**
@@ -123,11 +127,14 @@ public final class SequenceCache implements AutoCloseable {
         for (int p = from; p < to; p++) {
             int block = table[p / bs];
             int at = pool.offset(slot, p % bs);
+            int kAt = pool.keyOffset(slot, 0) + p % bs;
             float[] k = pool.keys(block);
             float[] v = pool.values(block);
             for (int h = 0; h < heads; h++) {
                 int dst = (h * columns + p) * headSize;
-                System.arraycopy(k, at + h * headSize, keys, dst, headSize);
+                for (int i = 0; i < headSize; i++) {
+                    keys[dst + i] = k[kAt + (h * headSize + i) * bs];
+                }
                 System.arraycopy(v, at + h * headSize, values, dst, headSize);
             }
         }

@@ -185,10 +185,10 @@ class SequenceCacheTest {
             for (int s = 0; s < slots; s++) {
                 int at = pool.offset(s, p % bs);
                 int blockA = a.blocks()[p / bs];
-                assertArrayEquals(row(p, s, 0), Arrays.copyOfRange(pool.keys(blockA), at, at + dim), "a's key p=" + p + " slot " + s);
+                assertArrayEquals(row(p, s, 0), keyRow(pool, blockA, s, p % bs), "a's key p=" + p + " slot " + s);
                 assertArrayEquals(row(p, s, 0.5f), Arrays.copyOfRange(pool.values(blockA), at, at + dim), "a's value");
                 int blockB = b.blocks()[p / bs];
-                assertArrayEquals(row(p, s, 100), Arrays.copyOfRange(pool.keys(blockB), at, at + dim), "b's key p=" + p);
+                assertArrayEquals(row(p, s, 100), keyRow(pool, blockB, s, p % bs), "b's key p=" + p);
             }
         }
         Set<Integer> all = new HashSet<>();
@@ -208,7 +208,7 @@ class SequenceCacheTest {
         owner.reserve(2);
         owner.write(0, 0, row(0, 0, 0), 0, row(0, 0, 0), 0);
         int ownerBlock = owner.blocks()[0];
-        float[] ownerKeys = Arrays.copyOf(pool.keys(ownerBlock), 4);
+        float[] ownerKeys = pool.keys(ownerBlock).clone();
 
         SequenceCache fresh = new SequenceCache(pool);
         IllegalStateException e = assertThrows(IllegalStateException.class,
@@ -225,9 +225,17 @@ class SequenceCacheTest {
         one.reserve(1);
         assertThrows(IllegalStateException.class, () -> one.write(0, 2, row(7, 0, 0), 0, row(7, 0, 0), 0), "past the last block");
 
-        assertArrayEquals(ownerKeys, Arrays.copyOf(pool.keys(ownerBlock), 4), "the owner's keys are intact");
-        int at = pool.offset(0, 1);
-        assertArrayEquals(row(1, 0, 0), Arrays.copyOfRange(pool.keys(reuser.blocks()[0]), at, at + 4), "the reuser's too");
+        assertArrayEquals(ownerKeys, pool.keys(ownerBlock), "the owner's keys are intact");
+        assertArrayEquals(row(1, 0, 0), keyRow(pool, reuser.blocks()[0], 0, 1), "the reuser's too");
+    }
+
+    /** The key of (slot, position within the block) as a row, read from the pool's column-wise key layout. */
+    private static float[] keyRow(BlockPool pool, int block, int slot, int posInBlock) {
+        float[] out = new float[pool.dim()];
+        for (int c = 0; c < out.length; c++) {
+            out[c] = pool.keys(block)[pool.keyOffset(slot, c) + posInBlock];
+        }
+        return out;
     }
 
     private static float[] row(int position, int slot, float salt) {
