@@ -18,7 +18,7 @@ for what in "$@"; do
     tests)
       $JAVA $FLAGS -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
         --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest \
-        --select-class dev.switchback.cli.ServeCudaIntegrationTest --details=tree \
+        $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.ServeCudaIntegrationTest) --details=tree \
         --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;
     sanitize)
       timeout 300 compute-sanitizer --tool memcheck --leak-check no --print-limit 20 $JAVA $FLAGS \
@@ -26,13 +26,13 @@ for what in "$@"; do
         --include-tag gpu --select-method 'dev.switchback.kernels.engine.CudaEngineTest#greedyDecodingThroughGraphsEqualsTheCpuEngine' \
         --details=summary --disable-banner > "$OUT/sanitize.txt" 2>&1; echo "sanitizer exit $?"; grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/sanitize.txt" ;;
     bench)
-      $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.txt" ;;
+      $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench${BENCH_TAG:-}.txt" ;;
     profile)
-      # Per-kernel device time of two batch-1 decode steps (no graphs), after the prefill and warm-up.
+      # Per-kernel device time of about two decode steps at PROFILE_BATCH (no graphs), after the prefill and warm-up.
       timeout 300 ncu --metrics gpu__time_duration.sum --print-summary per-kernel --launch-skip ${PROFILE_SKIP:-1500} \
         --launch-count ${PROFILE_COUNT:-170} $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --batch ${PROFILE_BATCH:-1} \
-        --steps 8 --warmup 8 --no-graphs > "$OUT/profile.txt" 2>&1; echo "ncu exit $?"
-      grep -E "^  [a-z_]+|gpu__time_duration.sum|\(linear|attention|route|rmsnorm|embed|rotary|sample" "$OUT/profile.txt" | head -80 ;;
+        --steps 8 --warmup 8 --no-graphs ${PROFILE_ARGS:-} > "$OUT/profile${BENCH_TAG:-}.txt" 2>&1; echo "ncu exit $?"
+      grep -E "^  [a-z_]+|gpu__time_duration.sum|\(linear|attention|route|rmsnorm|embed|rotary|sample" "$OUT/profile${BENCH_TAG:-}.txt" | head -80 ;;
     peer)
       PYTHONUNBUFFERED=1 python3 scripts/gpu/torch_peer.py --model /tmp/sb/model ${PEER_ARGS:-} 2>&1 | tee "$OUT/peer.txt" ;;
     *) echo "unknown step $what"; exit 2 ;;

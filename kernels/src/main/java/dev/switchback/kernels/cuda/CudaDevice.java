@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 3;
+    private static final int ABI_VERSION = 4;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -59,7 +59,7 @@ public final class CudaDevice implements AutoCloseable {
         ValueLayout I = JAVA_INT;
         ValueLayout F = JAVA_FLOAT;
         linear = bind(linker, lib, "sb_linear", L, I, I, L, L, I, I, L, I, L, I, L, I, L, I, L, I);
-        rmsnorm = bind(linker, lib, "sb_rmsnorm", L, L, L, I, L, I, F, L);
+        rmsnorm = bind(linker, lib, "sb_rmsnorm", L, L, L, I, L, I, F, L, L);
         embed = bind(linker, lib, "sb_embed", L, L, L, I, I, L);
         rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L);
         attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L);
@@ -235,8 +235,13 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     public void rmsnorm(long x, long rows, int count, long gain, int d, float eps, long out) {
+        rmsnorm(x, rows, count, gain, d, eps, out, 0);
+    }
+
+    /** As {@link #rmsnorm(long, long, int, long, int, float, long)}, also writing the rows rounded to BF16 to {@code outBf16} (0: not). */
+    public void rmsnorm(long x, long rows, int count, long gain, int d, float eps, long out, long outBf16) {
         try {
-            launched("sb_rmsnorm", (int) rmsnorm.invokeExact(stream, x, rows, count, gain, d, eps, out));
+            launched("sb_rmsnorm", (int) rmsnorm.invokeExact(stream, x, rows, count, gain, d, eps, out, outBf16));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -56,6 +56,8 @@ public final class CudaEngine implements StepEngine {
     private final Map<Integer, Long> graphs = new HashMap<>();
     private final Cublas cublas;
     private final long inputBf16;
+    /** The device buffer whose rows inputBf16 holds rounded to BF16 at this point of the enqueued step (0: none). */
+    private long bf16Holds;
     private final MemorySegment hostLogits;
     private final MemorySegment hostSampled;
     private boolean closed;
@@ -447,8 +449,11 @@ public final class CudaEngine implements StepEngine {
      * accumulation) from {@code gemmMinTokens} rows on, else the engine's own kernel with F32 inputs.
      */
     private void dense(int n, long input, long w, int rows, int cols, long y, int mode) {
-        if (cublas != null && n >= options.gemmMinTokens() && cols % 8 == 0) {
-            dev.toBf16(input, (long) n * cols, inputBf16);
+        if (onCublas(n, cols)) {
+            if (bf16Holds != input) {
+                dev.toBf16(input, (long) n * cols, inputBf16);
+                bf16Holds = input;
+            }
             cublas.linear(inputBf16, n, w, rows, cols, y, mode == CudaDevice.ACCUMULATE);
             if (mode == CudaDevice.GELU_STORE) {
                 dev.gelu(y, (long) n * rows);
@@ -458,11 +463,25 @@ public final class CudaEngine implements StepEngine {
         }
     }
 
+    private boolean onCublas(int n, int cols) {
+        return cublas != null && n >= options.gemmMinTokens() && cols % 8 == 0;
+    }
+
+    /**
+     * out = RMSNorm(x rows); when the next matmul over out runs on cuBLAS (n tokens, d columns), the kernel also
+     * writes out rounded to BF16 into the cuBLAS input buffer, and that matmul skips its own conversion.
+     */
+    private void norm(long xRows, int n, long gain, float eps, long out) {
+        boolean bf16 = onCublas(n, d);
+        dev.rmsnorm(x, xRows, n, gain, d, eps, out, bf16 ? inputBf16 : 0);
+        bf16Holds = bf16 ? out : 0;
+    }
+
     /** Launches one step over n tokens of {@code rows} sequences on the stream (captured or not). */
     private void enqueue(int n, int rows, boolean sample) {
+        bf16Holds = 0;
         float eps = (float) config.normEps();
         float scale = (float) (1 / Math.sqrt(config.headSize()));
-        int denseTile = tile(n);
         int expertTile = tile((n * k + experts - 1) / experts);
         int capacity = learned ? RoutePlan.capacity(n, k, experts, capacityFactor) : Integer.MAX_VALUE;
         dev.embed(embedding, ids, n, d, x);
@@ -470,19 +489,20 @@ public final class CudaEngine implements StepEngine {
             for (int l = 0; l < layers; l++) {
                 Layer w = layerWeights[l];
                 int s = p * layers + l;
-                dev.rmsnorm(x, 0, n, w.attnNorm(), d, eps, normed);
+                norm(0, n, w.attnNorm(), eps, normed);
                 dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
                 dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
                 dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
                         config.contextLength(), scale, keys, values, att);
                 dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
-                dev.rmsnorm(x, 0, n, w.ffnNorm(), d, eps, normed);
+                norm(0, n, w.ffnNorm(), eps, normed);
                 if (w.experts() == 1) {
                     dense(n, normed, w.w1(), dFf, d, hidden, CudaDevice.GELU_STORE);
                     dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
                 } else {
                     if (learned) {
-                        dev.linear(false, denseTile, normed, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0,
+                        // One token per tile: the router has few rows, so its blocks are spread over the tokens.
+                        dev.linear(false, 1, normed, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0,
                                 CudaDevice.STORE);
                     }
                     long counters = 8L * l * experts;
@@ -495,7 +515,7 @@ public final class CudaEngine implements StepEngine {
                 }
             }
         }
-        dev.rmsnorm(x, lastRow, rows, finalNorm, d, eps, lastNormed);
+        norm(lastRow, rows, finalNorm, eps, lastNormed);
         dense(rows, lastNormed, head, vocab, d, logits, CudaDevice.STORE);
         if (sample) {
             dev.sample(logits, rows, vocab, temperature, topP, seeds, sampled);
