@@ -65,7 +65,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--gpus", defaultValue = "0", paramLabel = "N", description = "The CUDA device for --device cuda (default: ${DEFAULT-VALUE}).")
     String gpus;
 
-    @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")
     int defaultMaxTokens;
 
     /** Counted down once the server is up; tests wait on it. */

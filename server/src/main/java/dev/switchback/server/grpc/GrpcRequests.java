@@ -38,7 +38,8 @@ final class GrpcRequests {
             // SamplingParams' messages already name the field.
             throw new GenerationException(GenerationException.Kind.INVALID_ARGUMENT, e.getMessage(), null);
         }
-        return new GenerationRequest(r.getModel(), r.getPrompt(), sampling, r.getLogprobs(), timeout(deadline));
+        return new GenerationRequest(r.getModel(), r.getPrompt(), sampling, r.getLogprobs(), timeout(deadline),
+                r.getMaxTokens() == 0);
     }
 
     /** The float's shortest decimal, so 0.7f samples like the HTTP API's 0.7 rather than 0.699999988. */

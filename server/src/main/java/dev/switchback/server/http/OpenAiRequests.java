@@ -21,14 +21,16 @@ final class OpenAiRequests {
      * What completions and chat share.
      *
      * @param logprobs whether each token's log-probability is reported
+     * @param maxTokensDefaulted the body left max_tokens (or max_completion_tokens) out
      */
-    record Params(String model, SamplingParams sampling, int n, boolean stream, boolean includeUsage, boolean logprobs) {
+    record Params(String model, SamplingParams sampling, int n, boolean stream, boolean includeUsage, boolean logprobs,
+            boolean maxTokensDefaulted) {
         /** One request per choice; with a seed, choice i draws with seed + i so that the choices differ. */
         List<GenerationRequest> requests(String prompt, Duration timeout) {
             List<GenerationRequest> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 SamplingParams s = sampling.seed() == null ? sampling : sampling.withSeed(sampling.seed() + i);
-                out.add(new GenerationRequest(model, prompt, s, logprobs, timeout));
+                out.add(new GenerationRequest(model, prompt, s, logprobs, timeout, maxTokensDefaulted));
             }
             return out;
         }
@@ -113,7 +115,7 @@ final class OpenAiRequests {
         } catch (IllegalArgumentException e) {
             throw samplingError(e, maxParam);
         }
-        return new Params(model, sampling, n == null ? 1 : n, stream, includeUsage, logprobs);
+        return new Params(model, sampling, n == null ? 1 : n, stream, includeUsage, logprobs, maxTokens == null);
     }
 
     private static String prompt(JsonNode body) {

@@ -138,8 +138,14 @@ public final class Scheduler {
         long now = System.nanoTime();
         SamplingParams sampling = request.sampling();
         int[] prompt = tokenizer.encode(request.prompt());
-        checkFits(prompt.length, sampling.maxTokens());
-        Generation g = new Generation(ID_PREFIX + NEXT_ID.incrementAndGet(), prompt, sampling.maxTokens(), listener,
+        int maxTokens = sampling.maxTokens();
+        if (request.maxTokensDefaulted() && prompt.length > 0 && prompt.length < contextLength) {
+            // The client set no limit: generate up to the server's default or to the end of the context, whichever
+            // comes first, rather than refusing a default the client never asked for.
+            maxTokens = Math.min(maxTokens, contextLength - prompt.length);
+        }
+        checkFits(prompt.length, maxTokens);
+        Generation g = new Generation(ID_PREFIX + NEXT_ID.incrementAndGet(), prompt, maxTokens, listener,
                 new Sampler(sampling), new TokenStream(tokenizer, sampling.stop()), now,
                 timeoutNanos(request.timeout()),
                 onEnd, this::wake);

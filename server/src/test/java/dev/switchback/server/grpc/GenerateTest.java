@@ -60,6 +60,7 @@ class GenerateTest {
         grpc.blocking().generate(request("hi").build());
         GenerationRequest sent = grpc.echo.requests().getLast();
         assertEquals(GrpcRequests.DEFAULT_MAX_TOKENS, sent.sampling().maxTokens());
+        assertTrue(sent.maxTokensDefaulted(), "max_tokens 0 is the server's default, which may be lowered to fit");
         assertEquals(1.0, sent.sampling().temperature());
         assertEquals(1.0, sent.sampling().topP());
         assertEquals(1.0, sent.sampling().repetitionPenalty());

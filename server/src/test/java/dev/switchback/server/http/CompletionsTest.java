@@ -1,6 +1,7 @@
 package dev.switchback.server.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -57,6 +58,7 @@ class CompletionsTest extends ServerTestBase {
         assertEquals(42L, req.sampling().seed());
         assertEquals(false, req.logprobs());
         assertEquals(options().requestTimeout(), req.timeout());
+        assertFalse(req.maxTokensDefaulted(), "the client's max_tokens is its own");
     }
 
     @Test
@@ -69,6 +71,7 @@ class CompletionsTest extends ServerTestBase {
         assertEquals(0, req.sampling().topK());
         assertEquals(null, req.sampling().seed());
         assertEquals(options().defaultMaxTokens(), req.sampling().maxTokens());
+        assertTrue(req.maxTokensDefaulted(), "the scheduler may lower a default to the room the context leaves");
     }
 
     @Test

@@ -11,6 +11,7 @@ import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.sampling.SamplingParams;
 import dev.switchback.server.generation.GenerationException;
 import dev.switchback.server.generation.GenerationException.Kind;
+import dev.switchback.server.generation.GenerationListener;
 import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.generation.GenerationService;
 import dev.switchback.server.scheduler.Scheduler;
@@ -193,6 +194,29 @@ class RequestLifecycleTest {
         Recorder.Result r = exact.await();
         assertNull(r.error(), "a completion may fill the context exactly");
         assertTrue(r.completion().usage().totalTokens() <= ServableModels.CONTEXT);
+    }
+
+    /**
+     * A request that left max_tokens out carries the server's default, which may not fit beside a long prompt: it is
+     * lowered to the room the context leaves (generation stops at the context's end), not refused; a client's own
+     * value that does not fit is still refused.
+     */
+    @Test
+    void aDefaultedMaxTokensIsLoweredToTheRoomTheContextLeaves() {
+        int promptTokens = ServableModels.tokenizer().encode(PROMPT).length;
+        SamplingParams tooMany = SamplingParams.greedy(ServableModels.CONTEXT);
+        Recorder defaulted = new Recorder();
+        service.submit(new GenerationRequest(MODEL, PROMPT, tooMany, false, null, true), defaulted);
+        Recorder.Result r = defaulted.await();
+        assertNull(r.error(), "a default that does not fit is lowered");
+        assertTrue(r.completion().usage().totalTokens() <= ServableModels.CONTEXT, r.completion().toString());
+        if (r.completion().reason() == GenerationListener.FinishReason.LENGTH) {
+            assertEquals(ServableModels.CONTEXT - promptTokens, r.completion().usage().completionTokens(),
+                    "a length stop comes at the end of the context");
+        }
+        GenerationException given = assertThrows(GenerationException.class,
+                () -> service.submit(new GenerationRequest(MODEL, PROMPT, tooMany, false, null, false), new Recorder()));
+        assertEquals("max_tokens", given.param());
     }
 
     @Test
