@@ -1,13 +1,18 @@
 package dev.switchback.trainer;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,6 +39,34 @@ public final class TrainingLoop {
     private TrainingLoop() {}
 
     /**
+     * Rewrites a metrics log without the lines of steps after {@code last} (and any torn last line), through a
+     * temporary file moved into place, so a resumed run's log has each step once. A missing file is left missing.
+     */
+    static void dropStepsAfter(Path metrics, int last) throws IOException {
+        if (!Files.exists(metrics)) {
+            return;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String line : Files.readAllLines(metrics)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode node;
+            try {
+                node = JSON.readTree(line);
+            } catch (JsonProcessingException torn) {
+                continue; // the line being written when the run stopped
+            }
+            if (node == null || !node.path("step").canConvertToInt() || node.path("step").asInt() <= last) {
+                kept.add(line);
+            }
+        }
+        Path tmp = metrics.resolveSibling(metrics.getFileName() + ".tmp");
+        Files.write(tmp, kept);
+        Files.move(tmp, metrics, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
      * Runs steps {@code first+1 .. training.steps}, appending to {@code runDir/metrics.jsonl} when resuming
      * ({@code first > 0}) and starting it afresh otherwise.
      *
@@ -48,6 +81,10 @@ public final class TrainingLoop {
         long tokens = 0;
         Trainer.Evaluation eval = null;
         Files.createDirectories(runDir);
+        if (first > 0) {
+            // An interrupted run may have logged steps past its last checkpoint; they are run again now.
+            dropStepsAfter(runDir.resolve("metrics.jsonl"), first);
+        }
         try (BufferedWriter metrics = Files.newBufferedWriter(runDir.resolve("metrics.jsonl"), StandardOpenOption.CREATE,
                 first > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             for (int step = first + 1; step <= t.steps(); step++) {
