@@ -76,12 +76,23 @@ public final class VectorKernels {
     private static void bf16Rows(float[] x, int n, Matrix.Bf16 m, float[] y, int from, int to) {
         short[] w = m.data();
         int cols = m.cols();
-        float[] block = new float[ROW_BLOCK * cols];
+        float[] block = widenScratch(ROW_BLOCK * cols);
         for (int r = from; r < to; r += ROW_BLOCK) {
             int count = Math.min(ROW_BLOCK, to - r);
             widenInto(w, r * cols, count * cols, block);
             rowBlock(x, n, block, 0, cols, m.rows(), y, r, count);
         }
+    }
+
+    /** Per-thread scratch for widened rows: a fresh array per call would be allocated and zeroed once per chunk. */
+    private static final ThreadLocal<float[][]> WIDENED = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    private static float[] widenScratch(int length) {
+        float[][] holder = WIDENED.get();
+        if (holder[0].length < length) {
+            holder[0] = new float[length];
+        }
+        return holder[0];
     }
 
     private static void widenInto(short[] w, int off, int len, float[] out) {
