@@ -141,10 +141,11 @@ public final class HttpServer implements ProtocolServer {
             return;
         }
         closed = true;
-        draining = true;
+        // The listening socket closes first: once /health/ready answers 503, new connections are already refused.
         if (serverChannel != null) {
             serverChannel.close().awaitUninterruptibly();
         }
+        draining = true;
         try {
             if (!inFlight.awaitIdle(options.shutdownGrace())) {
                 LOG.log(System.Logger.Level.INFO, "{0} HTTP requests still running after {1}; cutting them",
