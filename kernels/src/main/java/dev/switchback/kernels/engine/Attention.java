@@ -4,6 +4,7 @@ import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.cpu.VectorKernels;
 import dev.switchback.kernels.kv.PagedAttention;
 import dev.switchback.kernels.tensor.Matrix;
+import dev.switchback.store.model.RotaryTables;
 
 /**
  * Causal multi-head self-attention with rotary positions over the paged KV cache:
@@ -62,7 +63,7 @@ final class Attention {
         return y;
     }
 
-    /** Rotary angle tables, built exactly as the trainer builds them. */
+    /** Rotary angle tables (the trainer's own, {@link RotaryTables}). */
     static final class Rotary {
         private final int headSize;
         private final int half;
@@ -71,18 +72,12 @@ final class Attention {
         private final float[] sin;
 
         Rotary(int headSize, int maxPositions, double theta) {
+            RotaryTables tables = RotaryTables.of(headSize, maxPositions, theta);
             this.headSize = headSize;
             this.half = headSize / 2;
             this.maxPositions = maxPositions;
-            this.cos = new float[maxPositions * half];
-            this.sin = new float[maxPositions * half];
-            for (int t = 0; t < maxPositions; t++) {
-                for (int i = 0; i < half; i++) {
-                    double angle = t * Math.pow(theta, -2.0 * i / headSize);
-                    cos[t * half + i] = (float) Math.cos(angle);
-                    sin[t * half + i] = (float) Math.sin(angle);
-                }
-            }
+            this.cos = tables.cos();
+            this.sin = tables.sin();
         }
 
         void apply(float[] x, int off, int position) {

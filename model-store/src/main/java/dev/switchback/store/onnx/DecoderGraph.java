@@ -6,6 +6,7 @@ import static dev.switchback.store.onnx.Onnx.INT64;
 
 import dev.switchback.store.TensorNames;
 import dev.switchback.store.model.ModelConfig;
+import dev.switchback.store.model.RotaryTables;
 import java.util.List;
 import java.util.function.Function;
 
@@ -126,16 +127,9 @@ final class DecoderGraph {
     private void rotaryAngles() {
         int half = headSize / 2;
         int positions = c.contextLength();
-        float[] cosTable = new float[positions * half];
-        float[] sinTable = new float[positions * half];
-        for (int t = 0; t < positions; t++) {
-            for (int i = 0; i < half; i++) {
-                // As kernels' Attention.Rotary computes them: in double, rounded once to float.
-                double angle = t * Math.pow(c.ropeTheta(), -2.0 * i / headSize);
-                cosTable[t * half + i] = (float) Math.cos(angle);
-                sinTable[t * half + i] = (float) Math.sin(angle);
-            }
-        }
+        RotaryTables tables = RotaryTables.of(headSize, positions, c.ropeTheta());
+        float[] cosTable = tables.cos();
+        float[] sinTable = tables.sin();
         String headAxis = g.ints(1);
         cos = g.op("Unsqueeze", g.op("Gather", g.weight("rotary.cos", cosTable, positions, half), POSITION_IDS), headAxis);
         sin = g.op("Unsqueeze", g.op("Gather", g.weight("rotary.sin", sinTable, positions, half), POSITION_IDS), headAxis);

@@ -3,6 +3,7 @@ package dev.switchback.trainer.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.switchback.store.model.RotaryTables;
 import java.util.Arrays;
 
 /**
@@ -18,16 +19,10 @@ final class Rotary {
     record Angles(NDArray cos, NDArray sin) {}
 
     Rotary(int headSize, int maxPositions, double theta) {
+        RotaryTables tables = RotaryTables.of(headSize, maxPositions, theta);
         this.half = headSize / 2;
-        this.cos = new float[maxPositions * half];
-        this.sin = new float[maxPositions * half];
-        for (int t = 0; t < maxPositions; t++) {
-            for (int i = 0; i < half; i++) {
-                double angle = t * Math.pow(theta, -2.0 * i / headSize);
-                cos[t * half + i] = (float) Math.cos(angle);
-                sin[t * half + i] = (float) Math.sin(angle);
-            }
-        }
+        this.cos = tables.cos();
+        this.sin = tables.sin();
     }
 
     /** Rotates x of shape [B, H, S, headSize] for positions 0..S−1. */
