@@ -163,50 +163,45 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     public long upload(float[] values) {
-        long p = malloc(4L * values.length);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_FLOAT, values.length);
-            MemorySegment.copy(values, 0, s, JAVA_FLOAT, 0, values.length);
-            upload(p, s, 4L * values.length);
-        }
-        return p;
+        return upload(JAVA_FLOAT, values, values.length);
     }
 
     public long upload(int[] values) {
-        long p = malloc(4L * values.length);
+        return upload(JAVA_INT, values, values.length);
+    }
+
+    /** New device memory holding the {@code length} elements of {@code layout} of the Java array {@code values}. */
+    private long upload(ValueLayout layout, Object values, int length) {
+        long bytes = layout.byteSize() * length;
+        long p = malloc(bytes);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_INT, values.length);
-            MemorySegment.copy(values, 0, s, JAVA_INT, 0, values.length);
-            upload(p, s, 4L * values.length);
+            MemorySegment s = a.allocate(layout, length);
+            MemorySegment.copy(values, 0, s, layout, 0, length);
+            upload(p, s, bytes);
         }
         return p;
     }
 
     /** Copies {@code count} floats from the device into {@code out}. */
     public void download(long src, float[] out, int count) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_FLOAT, Math.max(1, count));
-            rt.memcpyAsync(s.address(), src, 4L * count, Cudart.D2H, stream);
-            rt.streamSynchronize(stream);
-            MemorySegment.copy(s, JAVA_FLOAT, 0, out, 0, count);
-        }
+        download(src, JAVA_FLOAT, out, count);
     }
 
     public void download(long src, long[] out, int count) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_LONG, Math.max(1, count));
-            rt.memcpyAsync(s.address(), src, 8L * count, Cudart.D2H, stream);
-            rt.streamSynchronize(stream);
-            MemorySegment.copy(s, JAVA_LONG, 0, out, 0, count);
-        }
+        download(src, JAVA_LONG, out, count);
     }
 
     public void download(long src, int[] out, int count) {
+        download(src, JAVA_INT, out, count);
+    }
+
+    /** Copies {@code count} elements of {@code layout} from the device into the Java array {@code out}, waiting for them. */
+    private void download(long src, ValueLayout layout, Object out, int count) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_INT, Math.max(1, count));
-            rt.memcpyAsync(s.address(), src, 4L * count, Cudart.D2H, stream);
+            MemorySegment s = a.allocate(layout, Math.max(1, count));
+            rt.memcpyAsync(s.address(), src, layout.byteSize() * count, Cudart.D2H, stream);
             rt.streamSynchronize(stream);
-            MemorySegment.copy(s, JAVA_INT, 0, out, 0, count);
+            MemorySegment.copy(s, layout, 0, out, 0, count);
         }
     }
 
@@ -321,13 +316,7 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new CudaException("kernel launch failed", t);
+        return CudaException.rethrow(t, "kernel launch failed");
     }
 
     @Override

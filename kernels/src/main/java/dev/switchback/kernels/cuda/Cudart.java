@@ -191,13 +191,7 @@ public final class Cudart {
     }
 
     private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new CudaException("native call failed", t);
+        return CudaException.rethrow(t, "native call failed");
     }
 
     public int deviceCount() {
