@@ -1,14 +1,20 @@
 package dev.switchback.kernels.cpu;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Splits a range of independent items over a fixed pool sized to the machine. Small jobs run on the caller:
- * forking costs microseconds, more than a tiny model's whole matrix-vector product.
+ * Splits a range of independent items over a fixed set of threads sized to the machine. Small jobs run on the
+ * caller: forking costs microseconds, more than a tiny model's whole matrix-vector product.
+ *
+ * <p>A decoding step is some thirty short parallel calls in a row, each tens of microseconds. Waking a parked
+ * thread costs about as much as one of them, so the threads spin for {@link #SPIN_NANOS} after a call before they
+ * park, and the caller spins as long for its helpers before it blocks: back-to-back calls hand over in well
+ * under a microsecond, and an idle pool costs nothing after that.
  */
 public final class Parallel implements AutoCloseable {
     /** Below this many multiply-adds per chunk, a chunk is not worth a thread. */
@@ -17,12 +23,16 @@ public final class Parallel implements AutoCloseable {
     /** Chunks per thread: enough that a late thread's share is picked up by the others, few enough to stay cheap. */
     static final int CHUNKS_PER_THREAD = 4;
 
-    /** Whether this (calling) thread is running a chunk of a parallel loop; pool threads are detected directly. */
+    /** How long an idle thread (a helper between calls, a caller waiting for its helpers) spins before parking. */
+    static final long SPIN_NANOS = 100_000;
+
+    /** Whether this thread is running a chunk of a parallel loop (always, for the pool's own threads). */
     private static final ThreadLocal<boolean[]> INSIDE = ThreadLocal.withInitial(() -> new boolean[1]);
 
     private static final Parallel SHARED = new Parallel(Runtime.getRuntime().availableProcessors());
 
-    private final ForkJoinPool pool;
+    /** The threads besides the caller's. */
+    private final Helper[] helpers;
     private final int threads;
 
     public Parallel(int threads) {
@@ -30,7 +40,10 @@ public final class Parallel implements AutoCloseable {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         this.threads = threads;
-        this.pool = threads == 1 ? null : new ForkJoinPool(threads);
+        this.helpers = new Helper[threads - 1];
+        for (int i = 0; i < helpers.length; i++) {
+            helpers[i] = new Helper("switchback-kernels-" + i);
+        }
     }
 
     /** The pool shared by the engine, one thread per available processor. */
@@ -40,6 +53,11 @@ public final class Parallel implements AutoCloseable {
 
     public int threads() {
         return threads;
+    }
+
+    /** The pool's own threads (tests check that they park when idle and end on close). */
+    List<Thread> helperThreads() {
+        return Arrays.stream(helpers).map(h -> h.thread).toList();
     }
 
     /** A body run over {@code [from, to)}. */
@@ -64,14 +82,14 @@ public final class Parallel implements AutoCloseable {
         int chunks = (int) Math.min(Math.min((long) threads * CHUNKS_PER_THREAD, count), chunksByWork);
         // Nested calls (a kernel inside an already parallel loop, e.g. one expert of several) run inline: the
         // outer loop already occupies the threads, and forking again would only add latency.
-        if (chunks <= 1 || pool == null || ForkJoinTask.inForkJoinPool() || INSIDE.get()[0]) {
+        if (chunks <= 1 || helpers.length == 0 || INSIDE.get()[0]) {
             body.run(0, count);
             return;
         }
         Claims claims = new Claims(count, chunks, body);
-        int helpers = Math.min(threads, chunks) - 1;
-        for (int i = 0; i < helpers; i++) {
-            pool.execute(claims::work);
+        int helping = Math.min(threads, chunks) - 1;
+        for (int i = 0; i < helping; i++) {
+            helpers[i].offer(claims);
         }
         boolean[] inside = INSIDE.get();
         inside[0] = true;
@@ -119,6 +137,10 @@ public final class Parallel implements AutoCloseable {
         }
 
         void await() {
+            long deadline = System.nanoTime() + SPIN_NANOS;
+            while (done.getCount() > 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
             boolean interrupted = false;
             while (true) {
                 try {
@@ -144,10 +166,65 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /**
+     * A pool thread. Calls are handed over in a one-slot mailbox: a newer call replaces one the thread has not
+     * taken yet (that older call's caller then claims all its chunks itself), and a call taken late finds its
+     * chunks all claimed and returns at once.
+     */
+    private static final class Helper implements Runnable {
+        private final AtomicReference<Claims> mailbox = new AtomicReference<>();
+        private final Thread thread;
+        private volatile boolean parked;
+        private volatile boolean closed;
+
+        Helper(String name) {
+            this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this);
+            thread.start();
+        }
+
+        void offer(Claims claims) {
+            mailbox.set(claims);
+            if (parked) { // read after the write above: a thread about to park sees the call or is unparked
+                LockSupport.unpark(thread);
+            }
+        }
+
+        @Override
+        public void run() {
+            INSIDE.get()[0] = true;
+            while (!closed) {
+                Claims claims = mailbox.getAndSet(null);
+                if (claims != null) {
+                    claims.work();
+                    continue;
+                }
+                long deadline = System.nanoTime() + SPIN_NANOS;
+                while (mailbox.get() == null && !closed && System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                }
+                if (mailbox.get() != null) {
+                    continue;
+                }
+                parked = true;
+                if (mailbox.get() == null && !closed) {
+                    LockSupport.park(this);
+                }
+                parked = false;
+            }
+        }
+
+        void close() {
+            closed = true;
+            LockSupport.unpark(thread);
+        }
+    }
+
     @Override
     public void close() {
-        if (pool != null && this != SHARED) {
-            pool.shutdown();
+        if (this != SHARED) {
+            for (Helper h : helpers) {
+                h.close();
+            }
         }
     }
 }

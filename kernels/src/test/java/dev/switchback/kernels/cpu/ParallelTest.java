@@ -116,6 +116,38 @@ class ParallelTest {
         }
     }
 
+    /** Helpers spin between back-to-back calls, but an idle pool must not keep burning its cores. */
+    @Test
+    void idleHelpersParkAndClosedHelpersEnd() throws Exception {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        Parallel p = new Parallel(3);
+        List<Thread> threads = p.helperThreads();
+        assertEquals(2, threads.size());
+        Set<Thread> seen = ConcurrentHashMap.newKeySet();
+        for (int i = 0; i < 200 && !seen.containsAll(threads); i++) {
+            p.forRange(3, Parallel.MIN_WORK_PER_CHUNK, (from, to) -> {
+                seen.add(Thread.currentThread());
+                long until = System.nanoTime() + 200_000;
+                while (System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+            });
+        }
+        assertTrue(seen.containsAll(threads), "both helpers took chunks: " + seen);
+        Thread.sleep(50); // well past the spin period
+        long[] before = threads.stream().mapToLong(t -> mx.getThreadCpuTime(t.threadId())).toArray();
+        Thread.sleep(200);
+        for (int i = 0; i < threads.size(); i++) {
+            long used = mx.getThreadCpuTime(threads.get(i).threadId()) - before[i];
+            assertTrue(used < 20_000_000L, threads.get(i).getName() + " used " + used / 1_000_000 + " ms of CPU while idle");
+        }
+        p.close();
+        for (Thread t : threads) {
+            t.join(5_000);
+            assertTrue(!t.isAlive(), t.getName() + " ended after close");
+        }
+    }
+
     @Test
     void threadsMustBePositive() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Parallel(0));
