@@ -34,6 +34,8 @@ public final class Parallel implements AutoCloseable {
     /** The threads besides the caller's. */
     private final Helper[] helpers;
     private final int threads;
+    /** Set by {@link #rest()}: helpers park at once instead of spinning, until the next parallel call. */
+    private volatile boolean resting;
 
     public Parallel(int threads) {
         if (threads < 1) {
@@ -53,6 +55,15 @@ public final class Parallel implements AutoCloseable {
 
     public int threads() {
         return threads;
+    }
+
+    /**
+     * Tells the helpers that no parallel call follows soon (a server's scheduler between steps, sampling and
+     * streaming on the same cores): they park now rather than spin, leaving the cores to other threads. The next
+     * call wakes them.
+     */
+    public void rest() {
+        resting = true;
     }
 
     /** The pool's own threads (tests check that they park when idle and end on close). */
@@ -85,6 +96,9 @@ public final class Parallel implements AutoCloseable {
         if (chunks <= 1 || helpers.length == 0 || INSIDE.get()[0]) {
             body.run(0, count);
             return;
+        }
+        if (resting) {
+            resting = false;
         }
         Claims claims = new Claims(count, chunks, body);
         int helping = Math.min(threads, chunks) - 1;
@@ -171,7 +185,7 @@ public final class Parallel implements AutoCloseable {
      * taken yet (that older call's caller then claims all its chunks itself), and a call taken late finds its
      * chunks all claimed and returns at once.
      */
-    private static final class Helper implements Runnable {
+    private final class Helper implements Runnable {
         private final AtomicReference<Claims> mailbox = new AtomicReference<>();
         private final Thread thread;
         private volatile boolean parked;
@@ -199,7 +213,7 @@ public final class Parallel implements AutoCloseable {
                     continue;
                 }
                 long deadline = System.nanoTime() + SPIN_NANOS;
-                while (mailbox.get() == null && !closed && System.nanoTime() < deadline) {
+                while (mailbox.get() == null && !closed && !resting && System.nanoTime() < deadline) {
                     Thread.onSpinWait();
                 }
                 if (mailbox.get() != null) {

@@ -151,6 +151,11 @@ public final class Engine implements StepEngine {
     }
 
     @Override
+    public void pause() {
+        ctx.parallel().rest();
+    }
+
+    @Override
     public ModelConfig config() {
         return config;
     }

@@ -45,6 +45,12 @@ public interface StepEngine extends AutoCloseable {
         return forward(List.of(new Engine.Step(sequence, tokens)))[0];
     }
 
+    /**
+     * The caller turns to other work for a while (sampling, streaming to clients): threads the engine keeps spinning
+     * between back-to-back calls may rest and leave the cores to it.
+     */
+    default void pause() {}
+
     /** Per-expert routing counters (all zero for a model without experts). */
     ExpertStats expertStats();
 

@@ -301,6 +301,7 @@ public final class Scheduler {
         try {
             logits = runner.forward(stepList);
         } catch (KvCacheFullException e) {
+            engine.pause();
             // plan() counts blocks as the engine does, so this is not expected; make room the slow way.
             Generation newest = running.getLast();
             if (running.size() > 1) {
@@ -311,6 +312,7 @@ public final class Scheduler {
             publish();
             return;
         } catch (RuntimeException e) {
+            engine.pause();
             LOG.log(System.Logger.Level.ERROR, "forward step of model '" + model + "' failed; failing its batch", e);
             for (Scheduled s : batch) {
                 fail(s.generation(), GenerationException.Kind.INTERNAL, "the engine failed on this request's batch", "error");
@@ -318,6 +320,8 @@ public final class Scheduler {
             publish();
             return;
         }
+        // Sampling and streaming come next, on the cores the kernels' threads would otherwise spin on.
+        engine.pause();
         steps++;
         metrics.step(batch.size(), engine.expertStats());
         long now = System.nanoTime();
