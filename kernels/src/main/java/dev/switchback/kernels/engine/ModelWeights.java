@@ -157,4 +157,9 @@ public final class ModelWeights {
         long embeddingRow = tokenEmbedding.bytes() / tokenEmbedding.rows();
         return perPass * config.architecture().passes() + embeddingRow + head.bytes();
     }
+
+    /** The fixed routing table of a Hash Layers model; null for other architectures. */
+    public HashRouting hashRouting() {
+        return hash;
+    }
 }

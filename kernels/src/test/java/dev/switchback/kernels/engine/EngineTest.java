@@ -2,6 +2,7 @@ package dev.switchback.kernels.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.cpu.Parallel;
@@ -207,5 +208,68 @@ class EngineTest {
         int[] prompt = TestModels.tokens(16, 9);
         TestModels.assertSameLogits(single.prefill(single.newSequence(), prompt), split.prefill(split.newSequence(), prompt),
                 "where an expert runs does not change what it computes");
+    }
+
+    /** A backend that counts the tokens its expert FFNs compute (the work itself runs on the CPU backend). */
+    private record CountingBackend(CpuBackend cpu, java.util.concurrent.atomic.AtomicLong tokens) implements Backend {
+        @Override
+        public String device() {
+            return cpu.device();
+        }
+
+        @Override
+        public void linear(float[] x, int n, dev.switchback.kernels.tensor.Matrix w, float[] y) {
+            cpu.linear(x, n, w, y);
+        }
+
+        @Override
+        public void feedForward(float[] x, int n, dev.switchback.kernels.tensor.Matrix w1, dev.switchback.kernels.tensor.Matrix w2,
+                float[] out) {
+            tokens.addAndGet(n);
+            cpu.feedForward(x, n, w1, w2, out);
+        }
+    }
+
+    @Test
+    void replicatedExpertsSplitTheirTokensAndGiveTheSameLogits() {
+        ModelConfig config = TestModels.config(TestModels.topTwoUnbounded());
+        TestModels.Tensors t = TestModels.tensors(config, 16);
+        Parallel one = new Parallel(1);
+        Engine single = new Engine(ModelWeights.load(config, t.source(), null), new CpuBackend(one), null, Engine.Options.defaults());
+        List<CountingBackend> devices = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            devices.add(new CountingBackend(new CpuBackend(one, "cpu:" + i), new java.util.concurrent.atomic.AtomicLong()));
+        }
+        // Expert 0 on all three devices, expert 1 on two, experts 2 and 3 on one each.
+        dev.switchback.kernels.placement.LayerPlacement layer = new dev.switchback.kernels.placement.LayerPlacement(3,
+                new int[][] {{0, 1, 2}, {2, 1}, {0}, {1}});
+        dev.switchback.kernels.placement.LayerPlacement[] byLayer = new dev.switchback.kernels.placement.LayerPlacement[config.layers()];
+        java.util.Arrays.fill(byLayer, layer);
+        ExpertPlacement placement = ExpertPlacement.of(List.<Backend>copyOf(devices), 4, byLayer);
+        assertEquals(List.of("cpu:0", "cpu:1", "cpu:2"), placement.replicas(0, 0).stream().map(Backend::device).toList());
+        Engine split = new Engine(ModelWeights.load(config, t.source(), null), new CpuBackend(one), placement, Engine.Options.defaults());
+        int[] prompt = TestModels.tokens(16, 9);
+        TestModels.assertSameLogits(single.prefill(single.newSequence(), prompt), split.prefill(split.newSequence(), prompt),
+                "splitting an expert's tokens over its replicas does not change what it computes");
+        long[] expected = new long[3];
+        long routed = 0;
+        for (int l = 0; l < config.layers(); l++) {
+            long[] counts = new long[4];
+            for (int e = 0; e < 4; e++) {
+                counts[e] = split.expertStats().routed(l, e);
+                routed += counts[e];
+            }
+            long[] load = layer.deviceLoad(counts); // one step, so the totals split as each step's groups did
+            for (int d = 0; d < 3; d++) {
+                expected[d] += load[d];
+            }
+        }
+        assertTrue(routed > 0);
+        assertEquals(routed, devices.stream().mapToLong(d -> d.tokens().get()).sum(), "every routed token computed once");
+        for (int d = 0; d < 3; d++) {
+            assertEquals(expected[d], devices.get(d).tokens().get(), "tokens computed on cpu:" + d);
+        }
+        assertThrows(IllegalArgumentException.class, () -> ExpertPlacement.of(List.<Backend>copyOf(devices).subList(0, 2), 4, byLayer),
+                "a placement over three devices needs three backends");
     }
 }
