@@ -31,6 +31,8 @@ import java.util.Map;
  */
 public final class CudaEngine implements StepEngine {
     private final CudaDevice dev;
+    /** Device bytes this engine allocated (weights, KV cache, work buffers); others may share the device. */
+    private final long heldBytes;
     private final ModelConfig config;
     private final Options options;
     private final int d, dFf, vocab, heads, layers, passes, slots, experts, k, maxBlocks, blockSize;
@@ -122,6 +124,7 @@ public final class CudaEngine implements StepEngine {
     }
 
     private CudaEngine(ModelWeights w, CudaDevice dev, Options options, boolean ownsDevice) {
+        long allocatedBefore = dev.allocatedBytes();
         this.dev = dev;
         this.ownsDevice = ownsDevice;
         this.config = w.config();
@@ -266,6 +269,7 @@ public final class CudaEngine implements StepEngine {
         hostCounters = rt.mallocHost(16L * layers * experts);
         stats = new ExpertStats(layers, experts);
         hostSampled = rt.mallocHost(4L * seqs);
+        heldBytes = dev.allocatedBytes() - allocatedBefore;
         dev.synchronize();
     }
 
@@ -291,6 +295,17 @@ public final class CudaEngine implements StepEngine {
     @Override
     public ModelConfig config() {
         return config;
+    }
+
+    @Override
+    public String expertDevice(int layer, int expert) {
+        return dev.name();
+    }
+
+    /** Everything this engine allocated on its GPU: weights, KV cache and work buffers. */
+    @Override
+    public java.util.Map<String, Long> deviceBytes() {
+        return java.util.Map.of(dev.name(), heldBytes);
     }
 
     public CudaDevice device() {

@@ -175,6 +175,17 @@ public final class Engine implements StepEngine {
     }
 
     @Override
+    public String expertDevice(int layer, int expert) {
+        return String.join("+", ctx.placement().replicas(layer, expert).stream().map(Backend::device).toList());
+    }
+
+    /** Weights on each device (see {@link ModelWeights#bytesByDevice}). */
+    @Override
+    public java.util.Map<String, Long> deviceBytes() {
+        return weights.bytesByDevice(ctx.backend().device(), ctx.placement());
+    }
+
+    @Override
     public KvSequences sequences() {
         return sequences;
     }

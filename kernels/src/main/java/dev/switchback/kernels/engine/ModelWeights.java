@@ -158,6 +158,33 @@ public final class ModelWeights {
         return perPass * config.architecture().passes() + embeddingRow + head.bytes();
     }
 
+    /**
+     * Bytes of weights on each device: every sparse layer's experts where {@code placement} puts them (each replica
+     * counted), everything else on {@code mainDevice}.
+     */
+    public java.util.Map<String, Long> bytesByDevice(String mainDevice, ExpertPlacement placement) {
+        java.util.Map<String, Long> bytes = new java.util.TreeMap<>();
+        long rest = tokenEmbedding.bytes() + (head != tokenEmbedding ? head.bytes() : 0) + 4L * finalNorm.length;
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            rest += w.wq().bytes() + w.wk().bytes() + w.wv().bytes() + w.wo().bytes()
+                    + 4L * (w.attnNorm().length + w.ffnNorm().length) + (w.router() != null ? w.router().bytes() : 0);
+            boolean sparse = config.architecture().isSparseLayer(l);
+            for (int e = 0; e < w.w1().length; e++) {
+                long expert = w.w1()[e].bytes() + w.w2()[e].bytes();
+                if (!sparse) {
+                    rest += expert;
+                    continue;
+                }
+                for (Backend b : placement.replicas(l, e)) {
+                    bytes.merge(b.device(), expert, Long::sum);
+                }
+            }
+        }
+        bytes.merge(mainDevice, rest, Long::sum);
+        return bytes;
+    }
+
     /** The fixed routing table of a Hash Layers model; null for other architectures. */
     public HashRouting hashRouting() {
         return hash;

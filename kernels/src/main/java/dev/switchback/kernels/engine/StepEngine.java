@@ -51,6 +51,22 @@ public interface StepEngine extends AutoCloseable {
      */
     default void pause() {}
 
+    /**
+     * Where expert {@code expert} of layer {@code layer} computes, as a metrics label: {@code cpu}, {@code cuda:0},
+     * or the devices of its replicas joined by {@code +}.
+     */
+    default String expertDevice(int layer, int expert) {
+        return "cpu";
+    }
+
+    /**
+     * Bytes this engine holds on each device it uses: its weights, and on a GPU everything it allocated there (KV
+     * cache and work buffers too). Empty where the engine cannot tell.
+     */
+    default java.util.Map<String, Long> deviceBytes() {
+        return java.util.Map.of();
+    }
+
     /** Per-expert routing counters (all zero for a model without experts). */
     ExpertStats expertStats();
 

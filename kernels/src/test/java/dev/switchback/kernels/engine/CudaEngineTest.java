@@ -69,7 +69,14 @@ class CudaEngineTest {
     void logitsMatchTheCpuEngineThroughPrefillAndMixedBatches(ModelConfig config) {
         ModelWeights w = weights(config, 11);
         Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null, Engine.Options.defaults().withFormat(WeightFormat.BF16));
+        long before = device.allocatedBytes();
         try (CudaEngine gpu = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            // Metrics labels: every expert on this GPU, which holds at least the BF16 weights.
+            assertEquals(device.name(), gpu.expertDevice(config.layers() - 1, 0));
+            long held = gpu.deviceBytes().get(device.name());
+            assertEquals(device.allocatedBytes() - before, held);
+            assertTrue(held >= 2 * (config.totalParameters() - (long) config.vocabSize() * config.dModel()),
+                    held + " bytes on the device: at least the BF16 weights besides the embedding");
             int[][] prompts = {TestModels.tokens(1, 7), TestModels.tokens(2, 3), TestModels.tokens(3, 11)};
             List<Sequence> cs = new ArrayList<>();
             List<Sequence> gs = new ArrayList<>();

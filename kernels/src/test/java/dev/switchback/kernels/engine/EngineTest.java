@@ -269,6 +269,16 @@ class EngineTest {
         for (int d = 0; d < 3; d++) {
             assertEquals(expected[d], devices.get(d).tokens().get(), "tokens computed on cpu:" + d);
         }
+        assertEquals("cpu:0+cpu:1+cpu:2", split.expertDevice(1, 0));
+        assertEquals("cpu:2+cpu:1", split.expertDevice(1, 1));
+        assertEquals("cpu:1", split.expertDevice(1, 3));
+        // F32 weights: the model once, plus the extra copies (two of expert 0, one of expert 1) in each sparse layer.
+        long expertBytes = 4L * 2 * config.dModel() * config.dFf();
+        long sparseLayers = java.util.stream.IntStream.range(0, config.layers()).filter(config.architecture()::isSparseLayer).count();
+        Map<String, Long> bytes = split.deviceBytes();
+        assertEquals(4 * config.totalParameters() + 3 * sparseLayers * expertBytes, bytes.values().stream().mapToLong(Long::longValue).sum());
+        assertEquals(sparseLayers * 2 * expertBytes, (long) bytes.get("cpu:2"), "cpu:2 holds experts 0 and 1 of each sparse layer");
+        assertEquals(Map.of("cpu", 4 * config.totalParameters()), single.deviceBytes());
         assertThrows(IllegalArgumentException.class, () -> ExpertPlacement.of(List.<Backend>copyOf(devices).subList(0, 2), 4, byLayer),
                 "a placement over three devices needs three backends");
     }

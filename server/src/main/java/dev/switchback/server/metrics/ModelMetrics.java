@@ -4,7 +4,10 @@ import dev.switchback.kernels.routing.ExpertStats;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * One loaded model's view of {@link ServingMetrics}: its label values bound once, and the engine's running
@@ -43,8 +46,10 @@ public final class ModelMetrics {
     private final CounterDataPoint promptTokens;
     private final CounterDataPoint generationTokens;
     private final CounterDataPoint preemptions;
+    private final List<GaugeDataPoint> deviceMemory;
 
-    ModelMetrics(ServingMetrics families, String model, List<Integer> sparseLayers, int experts) {
+    ModelMetrics(ServingMetrics families, String model, List<Integer> sparseLayers, int experts,
+            BiFunction<Integer, Integer, String> expertDevice, Map<String, Long> deviceBytes) {
         this.families = families;
         this.model = model;
         this.sparseLayers = sparseLayers.stream().mapToInt(Integer::intValue).toArray();
@@ -59,11 +64,18 @@ public final class ModelMetrics {
             imbalance[i] = families.expertImbalance.labelValues(model, layer);
             for (int e = 0; e < this.experts; e++) {
                 String expert = String.valueOf(e);
-                expertTokens[i * this.experts + e] = families.expertTokens.labelValues(model, layer, expert);
-                expertDropped[i * this.experts + e] = families.expertDropped.labelValues(model, layer, expert);
-                expertCompute[i * this.experts + e] = families.expertCompute.labelValues(model, layer, expert);
+                String device = expertDevice.apply(this.sparseLayers[i], e);
+                expertTokens[i * this.experts + e] = families.expertTokens.labelValues(model, layer, expert, device);
+                expertDropped[i * this.experts + e] = families.expertDropped.labelValues(model, layer, expert, device);
+                expertCompute[i * this.experts + e] = families.expertCompute.labelValues(model, layer, expert, device);
             }
         }
+        deviceMemory = new ArrayList<>();
+        deviceBytes.forEach((device, bytes) -> {
+            GaugeDataPoint held = families.deviceMemory.labelValues(model, device);
+            held.set(bytes);
+            deviceMemory.add(held);
+        });
         window = new ExpertLoadWindow(this.sparseLayers.length, this.experts, IMBALANCE_WINDOW_STEPS);
         lastRouted = new long[cells];
         lastDropped = new long[cells];
@@ -124,6 +136,11 @@ public final class ModelMetrics {
         if (reason.equals("stop") || reason.equals("length")) {
             requestLatency.observe(latencyNanos / 1e9);
         }
+    }
+
+    /** The engine was closed: the model holds nothing on its devices any more. */
+    public void released() {
+        deviceMemory.forEach(g -> g.set(0));
     }
 
     public void preempted() {

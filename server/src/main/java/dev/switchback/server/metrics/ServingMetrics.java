@@ -4,7 +4,10 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
 import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * The server's metric families, registered once on a registry; {@link #forModel} binds them to one model's
@@ -21,6 +24,7 @@ public final class ServingMetrics {
     final Counter expertDropped;
     final Histogram expertCompute;
     final Gauge expertImbalance;
+    final Gauge deviceMemory;
     final Histogram timeToFirstToken;
     final Histogram interTokenLatency;
     final Histogram requestLatency;
@@ -38,16 +42,19 @@ public final class ServingMetrics {
 
     public ServingMetrics(PrometheusRegistry registry) {
         expertTokens = Counter.builder().name("switchback_expert_tokens_total")
-                .help("Token assignments computed by each expert").labelNames("model", "layer", "expert").register(registry);
+                .help("Token assignments computed by each expert").labelNames("model", "layer", "expert", "device").register(registry);
         expertDropped = Counter.builder().name("switchback_expert_dropped_tokens_total")
                 .help("Token assignments over an expert's capacity, passed through the residual")
-                .labelNames("model", "layer", "expert").register(registry);
+                .labelNames("model", "layer", "expert", "device").register(registry);
         expertCompute = Histogram.builder().name("switchback_expert_compute_seconds")
                 .help("Time an expert computed in one forward step").classicOnly().classicUpperBounds(EXPERT_SECONDS)
-                .labelNames("model", "layer", "expert").register(registry);
+                .labelNames("model", "layer", "expert", "device").register(registry);
         expertImbalance = Gauge.builder().name("switchback_expert_load_imbalance")
                 .help("Max over mean of expert token counts over the recent steps (1 is perfectly balanced)")
                 .labelNames("model", "layer").register(registry);
+        deviceMemory = Gauge.builder().name("switchback_device_memory_bytes")
+                .help("Bytes a model holds on each device: its weights, and on a GPU its KV cache and work buffers too")
+                .labelNames("model", "device").unit(Unit.BYTES).register(registry);
         timeToFirstToken = histogram("switchback_time_to_first_token_seconds", "From submission to the first token",
                 LATENCY_SECONDS, registry);
         interTokenLatency = histogram("switchback_inter_token_latency_seconds", "Between consecutive tokens of a request",
@@ -73,9 +80,18 @@ public final class ServingMetrics {
                 .labelNames("model", "reason").register(registry);
     }
 
-    /** The metrics of one model; experts are labelled for its sparse layers only. */
+    /** The metrics of one model on one device; experts are labelled for its sparse layers only. */
     public ModelMetrics forModel(String model, List<Integer> sparseLayers, int experts) {
-        return new ModelMetrics(this, model, sparseLayers, experts);
+        return new ModelMetrics(this, model, sparseLayers, experts, (layer, expert) -> "cpu", Map.of());
+    }
+
+    /**
+     * The metrics of one model: experts are labelled for its sparse layers only, each with the device(s)
+     * {@code expertDevice} names; {@code deviceBytes} is what the model holds on each device.
+     */
+    public ModelMetrics forModel(String model, List<Integer> sparseLayers, int experts,
+            BiFunction<Integer, Integer, String> expertDevice, Map<String, Long> deviceBytes) {
+        return new ModelMetrics(this, model, sparseLayers, experts, expertDevice, deviceBytes);
     }
 
     private static Histogram histogram(String name, String help, double[] bounds, PrometheusRegistry registry) {

@@ -71,7 +71,8 @@ final class LoadedModel {
         }
         ModelConfig config = engine.config();
         Architecture.Sparse sparse = config.architecture().sparse();
-        ModelMetrics modelMetrics = metrics.forModel(ref.name(), sparseLayers(config), sparse == null ? 0 : sparse.experts());
+        ModelMetrics modelMetrics = metrics.forModel(ref.name(), sparseLayers(config), sparse == null ? 0 : sparse.experts(),
+                engine::expertDevice, engine.deviceBytes());
         Scheduler scheduler = new Scheduler(ref.name(), engine, tokenizer, options.scheduler(), modelMetrics).start();
         WeightFormat format = engine instanceof Engine e ? e.weights().format()
                 : engine instanceof CudaEngine ? WeightFormat.BF16 : WeightFormat.F32;

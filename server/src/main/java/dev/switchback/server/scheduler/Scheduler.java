@@ -249,6 +249,7 @@ public final class Scheduler {
             prefixCache.clear();
             publish();
             closeEngine();
+            metrics.released();
             terminated.complete(null);
         }
     }

@@ -97,9 +97,13 @@ class MetricsTest {
             }
             String model = "tiny-switch";
             for (int e = 0; e < 4; e++) {
-                assertTrue(text.contains("switchback_expert_tokens_total{expert=\"" + e + "\",layer=\"1\",model=\"tiny-switch\"}"),
-                        "expert " + e + " of sparse block 1:\n" + text);
+                assertTrue(text.contains("switchback_expert_tokens_total{device=\"cpu\",expert=\"" + e
+                        + "\",layer=\"1\",model=\"tiny-switch\"}"), "expert " + e + " of sparse block 1, on the CPU:\n" + text);
             }
+            // The native engine holds F32 weights: 4 bytes per parameter, all on the one CPU device.
+            long parameters = ServableModels.config(ServableModels.switchUnbounded()).totalParameters();
+            assertEquals(4.0 * parameters, value(registry, "switchback_device_memory_bytes", "model", model, "device", "cpu"), 0,
+                    "the model's weights on its device");
             assertFalse(text.contains("layer=\"0\""), "block 0 is dense and has no experts");
             assertEquals(fed, value(registry, "switchback_expert_tokens_total", "model", model, "layer", "1"), 0,
                     "every token fed met one expert of the sparse block");
@@ -121,5 +125,7 @@ class MetricsTest {
             assertEquals(prompts, value(registry, "switchback_prefix_cache_miss_tokens_total", "model", model), 0);
             assertEquals(0, value(registry, "switchback_prefix_cache_hit_ratio", "model", model), 0);
         }
+        assertEquals(0, value(registry, "switchback_device_memory_bytes", "model", "tiny-switch", "device", "cpu"), 0,
+                "a stopped model holds nothing");
     }
 }
