@@ -101,6 +101,8 @@ final class ServerBench implements Callable<Integer> {
                 // Warm-up: JIT, KV blocks, connections.
                 runConcurrent(sdk, port, pool);
                 runSequential(sdk, port);
+                loopCpuNanos = 0;
+                loopTokens = 0;
                 double sequential = 0;
                 double concurrent = 0;
                 double inProcess = 0;
@@ -118,6 +120,8 @@ final class ServerBench implements Callable<Integer> {
                         concurrent / sequential);
                 out.printf(Locale.ROOT, "| %d concurrent in-process generations | %.1f | HTTP+SSE overhead %.1f%% |%n", streams,
                         inProcess, 100 * (1 - concurrent / inProcess));
+                out.printf(Locale.ROOT, "server event loops: %.1f µs of CPU per streamed token (concurrent runs)%n",
+                        loopTokens == 0 ? 0 : loopCpuNanos / 1e3 / loopTokens);
                 out.flush();
             } finally {
                 pool.shutdown();
@@ -147,7 +151,24 @@ final class ServerBench implements Callable<Integer> {
         return tokens / ((System.nanoTime() - start) / 1e9);
     }
 
+    /** CPU time of the server's event loops over the concurrent runs, and the tokens they streamed. */
+    private long loopCpuNanos;
+    private long loopTokens;
+
+    /** CPU nanoseconds used so far by the HTTP server's event-loop threads (Netty names them after their group). */
+    private static long eventLoopCpuNanos() {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("multiThreadIoEventLoopGroup")) {
+                sum += Math.max(0, mx.getThreadCpuTime(t.threadId()));
+            }
+        }
+        return sum;
+    }
+
     private double runConcurrent(SwitchbackClient sdk, int port, ExecutorService pool) throws Exception {
+        long cpuBefore = eventLoopCpuNanos();
         long start = System.nanoTime();
         List<Future<Long>> all = new ArrayList<>();
         for (int i = 0; i < streams; i++) {
@@ -158,7 +179,10 @@ final class ServerBench implements Callable<Integer> {
         for (Future<Long> f : all) {
             tokens += f.get();
         }
-        return tokens / ((System.nanoTime() - start) / 1e9);
+        double rate = tokens / ((System.nanoTime() - start) / 1e9);
+        loopCpuNanos += eventLoopCpuNanos() - cpuBefore;
+        loopTokens += tokens;
+        return rate;
     }
 
     /**

@@ -7,9 +7,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpMethod;
@@ -46,7 +50,12 @@ public final class HttpServer implements ProtocolServer {
     private final InFlight inFlight = new InFlight();
     private final ExecutorService offloadThreads = Executors.newVirtualThreadPerTaskExecutor();
     private final ChannelGroup channels = new DefaultChannelGroup("switchback-http", GlobalEventExecutor.INSTANCE);
-    private final EventLoopGroup acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    /**
+     * Netty's native epoll transport where it loads (Linux), else NIO: epoll spends less of the event loop's time
+     * per write, and a streamed token is one write.
+     */
+    private static final boolean EPOLL = Epoll.isAvailable();
+    private final EventLoopGroup acceptors = new MultiThreadIoEventLoopGroup(1, ioHandlers());
     private final EventLoopGroup workers;
     private final ConnectionInitializer initializer;
     private volatile boolean draining;
@@ -58,7 +67,7 @@ public final class HttpServer implements ProtocolServer {
             throw new IllegalArgumentException("service, registry and options are required");
         }
         this.options = options;
-        this.workers = new MultiThreadIoEventLoopGroup(options.effectiveIoThreads(), NioIoHandler.newFactory());
+        this.workers = new MultiThreadIoEventLoopGroup(options.effectiveIoThreads(), ioHandlers());
         Responses responses = new Responses(options.retryAfterSeconds());
         Offload offload = new Offload(offloadThreads, responses, inFlight);
         ModelEndpoints models = new ModelEndpoints(service, offload, options.clock().instant().getEpochSecond());
@@ -95,7 +104,7 @@ public final class HttpServer implements ProtocolServer {
         }
         ChannelFuture bound = new ServerBootstrap()
                 .group(acceptors, workers)
-                .channel(NioServerSocketChannel.class)
+                .channel(EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, ACCEPT_BACKLOG)
                 // Tokens are small writes that must leave at once.
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -108,8 +117,18 @@ public final class HttpServer implements ProtocolServer {
             throw new IOException("cannot listen on " + options.host() + ":" + port, bound.cause());
         }
         serverChannel = bound.channel();
-        LOG.log(System.Logger.Level.DEBUG, "HTTP listening on {0} with {1}", serverChannel.localAddress(), options);
+        LOG.log(System.Logger.Level.DEBUG, "HTTP listening on {0} ({1}) with {2}", serverChannel.localAddress(),
+                EPOLL ? "epoll" : "nio", options);
         return port();
+    }
+
+    private static IoHandlerFactory ioHandlers() {
+        return EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    }
+
+    /** Whether the server runs on Netty's native epoll transport (else NIO). */
+    static boolean nativeTransport() {
+        return EPOLL;
     }
 
     @Override

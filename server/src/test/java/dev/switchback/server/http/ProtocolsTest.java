@@ -18,6 +18,14 @@ class ProtocolsTest extends ServerTestBase {
     private static final String COMPLETION = "{\"model\":\"echo\",\"prompt\":\"abc\"}";
     private static final String STREAM = "{\"model\":\"echo\",\"prompt\":\"abc\",\"stream\":true}";
 
+    /** On Linux x86-64 (where the native library ships with the server) the loops run on epoll, not NIO. */
+    @Test
+    void linuxServesOnNettysNativeEpollTransport() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux")
+                && System.getProperty("os.arch").equals("amd64"), "the linux-x86_64 epoll library is the one bundled");
+        assertTrue(HttpServer.nativeTransport(), "epoll did not load: " + io.netty.channel.epoll.Epoll.unavailabilityCause());
+    }
+
     @Test
     void http11KeepAliveServesManyRequestsOnOneConnection() throws Exception {
         try (RawHttp1 conn = new RawHttp1(port)) {
