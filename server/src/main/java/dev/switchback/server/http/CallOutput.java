@@ -21,4 +21,10 @@ interface CallOutput {
 
     /** The request failed; before {@link #begin} this is a plain error response. */
     void fail(ApiError error);
+
+    /**
+     * Sends what the calls since the last flush wrote. The call flushes once per batch of events it hands over, so
+     * a stream whose events pile up while the event loop is busy leaves in one write rather than one per event.
+     */
+    default void flush() {}
 }

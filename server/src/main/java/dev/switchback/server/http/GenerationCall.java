@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One OpenAI request's generations: submits its n choices off the event loop, brings every listener call back
@@ -33,6 +35,9 @@ final class GenerationCall {
     // Events that arrive before every choice is queued wait here, so the response starts with all ids known.
     private final ArrayDeque<Pending> early = new ArrayDeque<>();
     private final ChannelFutureListener onClose = f -> abandon();
+    // Events from the scheduler's thread wait here for the event loop; one drain task takes all that have arrived.
+    private final ConcurrentLinkedQueue<Pending> arrivals = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private volatile boolean stopSubmitting; // read by the submitting thread: once over, queue no more choices
     private int queued;
     private int running;
@@ -116,7 +121,28 @@ final class GenerationCall {
                 Pending p = early.poll();
                 event(p.choice(), p.event());
             }
+            output.flush();
         }
+    }
+
+    /**
+     * Hands one event from the scheduler's thread to the event loop. Events that arrive while a drain is already
+     * scheduled join it: when the loop falls behind (it shares the cores with the engine), a stream's pending tokens
+     * go out in one write and flush instead of one each.
+     */
+    private void arrive(int choice, Object event) {
+        arrivals.add(new Pending(choice, event));
+        if (drainScheduled.compareAndSet(false, true) && !hop(this::drain)) {
+            arrivals.clear(); // the loop has shut down, and the channel with it
+        }
+    }
+
+    private void drain() {
+        drainScheduled.set(false); // first: an event added after the polls below schedules a new drain
+        for (Pending p; (p = arrivals.poll()) != null; ) {
+            event(p.choice(), p.event());
+        }
+        output.flush();
     }
 
     private void event(int choice, Object event) {
@@ -150,6 +176,7 @@ final class GenerationCall {
         stopSubmitting = true;
         cancelAll();
         output.fail(error);
+        output.flush();
         release();
     }
 
@@ -193,17 +220,17 @@ final class GenerationCall {
 
         @Override
         public void onToken(TokenPiece piece) {
-            hop(() -> event(choice, piece));
+            arrive(choice, piece);
         }
 
         @Override
         public void onComplete(Completion completion) {
-            hop(() -> event(choice, completion));
+            arrive(choice, completion);
         }
 
         @Override
         public void onError(GenerationException error) {
-            hop(() -> event(choice, error));
+            arrive(choice, error);
         }
     }
 }

@@ -21,8 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * Streams a call as OpenAI's Server-Sent Events ({@code stream: true}): {@code data: {json}\n\n} per chunk, flushed
- * at once, then {@code data: [DONE]\n\n}.
+ * Streams a call as OpenAI's Server-Sent Events ({@code stream: true}): {@code data: {json}\n\n} per chunk, then
+ * {@code data: [DONE]\n\n}; chunks leave when the call flushes (after each batch of events it hands over).
  *
  * <p>Bytes handed to Netty but not yet taken by the socket (or by HTTP/2 flow control) are counted; past
  * {@code maxBufferedBytes} the client is reading too slowly, and since a generation cannot pause, the stream is
@@ -167,10 +167,15 @@ final class SseOutput implements CallOutput {
         write(new DefaultLastHttpContent(ctx.alloc().buffer(DONE.length).writeBytes(DONE)));
     }
 
+    @Override
+    public void flush() {
+        ctx.flush();
+    }
+
     private void write(HttpContent content) {
         int bytes = content.content().readableBytes();
         bufferedBytes += bytes;
-        ctx.writeAndFlush(content).addListener(f -> {
+        ctx.write(content).addListener(f -> {
             bufferedBytes -= bytes;
             if (!f.isSuccess()) {
                 ctx.channel().close();

@@ -28,9 +28,14 @@ class SseOutputTest {
                 SseOutput out = new SseOutput(ctx, null, format, "tiny", 1_700_000_000L, choices, false, false, 1 << 20);
                 out.begin("cmpl-42");
                 List<String> events = drain(channel);
+                out.token(0, new TokenPiece(7, "unflushed", -0.5f));
+                assertEquals(List.of(), drain(channel), "a token waits for the call's flush");
+                out.flush();
+                assertEquals(1, drain(channel).size());
                 for (String text : TEXTS) {
                     for (int c = 0; c < choices; c++) {
                         out.token(c, new TokenPiece(7, text, -0.5f));
+                        out.flush();
                         List<String> got = drain(channel);
                         assertEquals(1, got.size(), "one event per token");
                         String expected = "data: " + Json.MAPPER.valueToTree(
