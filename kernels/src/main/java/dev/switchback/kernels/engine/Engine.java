@@ -85,6 +85,10 @@ public final class Engine implements StepEngine {
         Architecture.Sparse sparse = config.architecture().sparse();
         int experts = sparse == null ? 0 : sparse.experts();
         ExpertPlacement place = placement != null ? placement : ExpertPlacement.single(backend, config.layers(), experts);
+        if (place.layers() != config.layers() || place.experts() != experts) {
+            throw new IllegalArgumentException("the expert placement covers " + place.layers() + " layers of " + place.experts()
+                    + " experts; the model has " + config.layers() + " layers of " + experts);
+        }
         this.ctx = new Context(backend, backend.parallel(), place, new ExpertStats(config.layers(), experts));
         this.stack = buildStack();
         this.sequences = new KvSequences(KvSequences.pool(config, options, stack.slots()), config);

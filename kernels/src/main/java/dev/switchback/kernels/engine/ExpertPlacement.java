@@ -90,6 +90,16 @@ public final class ExpertPlacement {
         return backends;
     }
 
+    /** Layers this placement covers. */
+    public int layers() {
+        return replicas.length;
+    }
+
+    /** Experts per layer this placement covers. */
+    public int experts() {
+        return experts;
+    }
+
     /** Device name → experts it holds as "layer:expert" strings, for logs and the server's model card. */
     public Map<String, List<String>> describe() {
         Map<String, List<String>> out = new TreeMap<>();

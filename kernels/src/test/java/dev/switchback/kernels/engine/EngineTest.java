@@ -279,6 +279,11 @@ class EngineTest {
         assertEquals(4 * config.totalParameters() + 3 * sparseLayers * expertBytes, bytes.values().stream().mapToLong(Long::longValue).sum());
         assertEquals(sparseLayers * 2 * expertBytes, (long) bytes.get("cpu:2"), "cpu:2 holds experts 0 and 1 of each sparse layer");
         assertEquals(Map.of("cpu", 4 * config.totalParameters()), single.deviceBytes());
+        IllegalArgumentException shortPlacement = assertThrows(IllegalArgumentException.class, () -> new Engine(
+                ModelWeights.load(config, t.source(), null), new CpuBackend(one),
+                ExpertPlacement.of(List.<Backend>copyOf(devices), 4, java.util.Arrays.copyOf(byLayer, config.layers() - 1)),
+                Engine.Options.defaults()));
+        assertTrue(shortPlacement.getMessage().contains("covers " + (config.layers() - 1) + " layers"), shortPlacement.getMessage());
         assertThrows(IllegalArgumentException.class, () -> ExpertPlacement.of(List.<Backend>copyOf(devices).subList(0, 2), 4, byLayer),
                 "a placement over three devices needs three backends");
     }
