@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import dev.switchback.cli.bench.Bandwidth;
 import dev.switchback.cli.bench.EngineDecode;
 import dev.switchback.cli.bench.RandomModels;
+import dev.switchback.cli.bench.Spread;
 import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.CpuBackend;
 import dev.switchback.kernels.engine.Engine;
@@ -203,26 +204,15 @@ final class BenchCommand {
                     }
                     out.printf(Locale.ROOT, "| %s | %d | %,d | %,d | %d | %.3f | %+.1f%% | %+.1f%% … %+.1f%% |%n",
                             m.architecture().kind(), n, m.totalParameters(), m.activeNonEmbeddingParameters(), bs.get(i),
-                            median(ms[j][i]), 100 * (median(ratios) - 1), 100 * (min(ratios) - 1), 100 * (max(ratios) - 1));
+                            Spread.median(ms[j][i]), 100 * (Spread.median(ratios) - 1), 100 * (Spread.min(ratios) - 1),
+                            100 * (Spread.max(ratios) - 1));
                     out.flush();
                 }
             }
             return 0;
         }
 
-        private static double median(double[] v) {
-            double[] s = v.clone();
-            java.util.Arrays.sort(s);
-            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-        }
 
-        private static double min(double[] v) {
-            return java.util.Arrays.stream(v).min().orElse(Double.NaN);
-        }
-
-        private static double max(double[] v) {
-            return java.util.Arrays.stream(v).max().orElse(Double.NaN);
-        }
 
         private ModelConfig config(Architecture arch) {
             return new ModelConfig(4096, dModel, layers, Math.max(1, dModel / 32), dFf, 512, true, 10000, 1e-5, arch);

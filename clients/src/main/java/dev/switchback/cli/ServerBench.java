@@ -1,5 +1,6 @@
 package dev.switchback.cli;
 
+import dev.switchback.cli.bench.Spread;
 import dev.switchback.client.Completion;
 import dev.switchback.client.CompletionRequest;
 import dev.switchback.client.SwitchbackClient;
@@ -106,10 +107,19 @@ final class ServerBench implements Callable<Integer> {
                 double sequential = 0;
                 double concurrent = 0;
                 double inProcess = 0;
+                // Each round's own ratios too: the three runs of a round are seconds apart, so a machine that speeds
+                // up or slows down between rounds moves the best-of figures more than the ratios within a round.
+                double[] speedups = new double[rounds];
+                double[] overheads = new double[rounds];
                 for (int r = 0; r < rounds; r++) {
-                    sequential = Math.max(sequential, runSequential(sdk, port));
-                    concurrent = Math.max(concurrent, runConcurrent(sdk, port, pool));
-                    inProcess = Math.max(inProcess, runInProcess(service));
+                    double seq = runSequential(sdk, port);
+                    double conc = runConcurrent(sdk, port, pool);
+                    double local = runInProcess(service);
+                    sequential = Math.max(sequential, seq);
+                    concurrent = Math.max(concurrent, conc);
+                    inProcess = Math.max(inProcess, local);
+                    speedups[r] = conc / seq;
+                    overheads[r] = 100 * (1 - conc / local);
                 }
                 out.printf(Locale.ROOT, "model %s, %d streams, up to %d tokens each, best of %d rounds, %d cores, %s client%n", model,
                         streams, maxTokens, rounds, Runtime.getRuntime().availableProcessors(), client);
@@ -120,6 +130,9 @@ final class ServerBench implements Callable<Integer> {
                         concurrent / sequential);
                 out.printf(Locale.ROOT, "| %d concurrent in-process generations | %.1f | HTTP+SSE overhead %.1f%% |%n", streams,
                         inProcess, 100 * (1 - concurrent / inProcess));
+                out.printf(Locale.ROOT, "within rounds (median, range): concurrent %.2f× sequential (%.2f–%.2f), HTTP+SSE overhead "
+                        + "%.1f%% (%.1f–%.1f%%)%n", Spread.median(speedups), Spread.min(speedups), Spread.max(speedups),
+                        Spread.median(overheads), Spread.min(overheads), Spread.max(overheads));
                 out.printf(Locale.ROOT, "server event loops: %.1f µs of CPU per streamed token (concurrent runs)%n",
                         loopTokens == 0 ? 0 : loopCpuNanos / 1e3 / loopTokens);
                 out.flush();
