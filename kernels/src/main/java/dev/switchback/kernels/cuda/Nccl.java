@@ -1,0 +1,213 @@
+package dev.switchback.kernels.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * NCCL through java.lang.foreign: one communicator per GPU of this process (bootstrapped in-process with
+ * {@code ncclCommInitAll}, rank i on {@code devices[i]}), and the all-to-all with per-peer counts that exchanges
+ * tokens between the devices holding their experts, as grouped sends and receives. Every status is checked and
+ * named.
+ */
+public final class Nccl implements AutoCloseable {
+    /** NCCL's element types used here, with their {@code ncclDataType_t} codes. */
+    public enum DataType {
+        INT32(2, 4),
+        FLOAT32(7, 4),
+        BFLOAT16(9, 2);
+
+        final int code;
+        final int bytes;
+
+        DataType(int code, int bytes) {
+            this.code = code;
+            this.bytes = bytes;
+        }
+
+        public int bytes() {
+            return bytes;
+        }
+    }
+
+    private final MethodHandle send, recv, groupStart, groupEnd, commDestroy, errorString;
+    private final int[] devices;
+    private final long[] comms;
+    private final int version;
+    private boolean closed;
+
+    private Nccl(SymbolLookup lib, int[] devices) {
+        Linker linker = Linker.nativeLinker();
+        errorString = linker.downcallHandle(lib.findOrThrow("ncclGetErrorString"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        MethodHandle getVersion = linker.downcallHandle(lib.findOrThrow("ncclGetVersion"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        MethodHandle initAll = linker.downcallHandle(lib.findOrThrow("ncclCommInitAll"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+        // ncclSend(const void*, size_t count, ncclDataType_t, int peer, ncclComm_t, cudaStream_t); ncclRecv alike.
+        send = linker.downcallHandle(lib.findOrThrow("ncclSend"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        recv = linker.downcallHandle(lib.findOrThrow("ncclRecv"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        groupStart = linker.downcallHandle(lib.findOrThrow("ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
+        groupEnd = linker.downcallHandle(lib.findOrThrow("ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
+        commDestroy = linker.downcallHandle(lib.findOrThrow("ncclCommDestroy"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        this.devices = devices.clone();
+        this.comms = new long[devices.length];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check("ncclGetVersion", (int) getVersion.invokeExact(v));
+            version = v.get(JAVA_INT, 0);
+            MemorySegment out = a.allocate(ADDRESS, devices.length);
+            MemorySegment list = a.allocateFrom(JAVA_INT, devices);
+            check("ncclCommInitAll(" + devices.length + " devices)", (int) initAll.invokeExact(out, devices.length, list));
+            for (int i = 0; i < devices.length; i++) {
+                comms[i] = out.getAtIndex(ADDRESS, i).address();
+            }
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL set-up failed");
+        }
+    }
+
+    /**
+     * Communicators over {@code devices} (CUDA ordinals, each once), or a {@link CudaException} saying why not: NCCL
+     * not installed, a device listed twice, set-up failed.
+     */
+    public static Nccl open(int... devices) {
+        if (devices.length == 0) {
+            throw new IllegalArgumentException("NCCL needs at least one device");
+        }
+        for (int i = 0; i < devices.length; i++) {
+            for (int j = 0; j < i; j++) {
+                if (devices[i] == devices[j]) {
+                    throw new IllegalArgumentException("device " + devices[i] + " is listed twice; NCCL takes one rank per GPU");
+                }
+            }
+        }
+        SymbolLookup lib = findLibrary();
+        if (lib == null) {
+            throw new CudaException("NCCL not found (libnccl.so.2 under /usr/lib/x86_64-linux-gnu, $CUDA_HOME/lib64 or the library path)");
+        }
+        return new Nccl(lib, devices);
+    }
+
+    static SymbolLookup findLibrary() {
+        List<Path> paths = new ArrayList<>();
+        for (String home : new String[] {System.getenv("CUDA_HOME"), "/usr/local/cuda"}) {
+            if (home != null && !home.isBlank()) {
+                paths.add(Path.of(home, "lib64", "libnccl.so.2"));
+            }
+        }
+        paths.add(Path.of("/usr/lib/x86_64-linux-gnu/libnccl.so.2"));
+        paths.add(Path.of("/usr/lib/x86_64-linux-gnu/libnccl.so"));
+        for (Path p : paths) {
+            if (Files.isRegularFile(p)) {
+                return SymbolLookup.libraryLookup(p, Arena.global());
+            }
+        }
+        for (String name : new String[] {"libnccl.so.2", "libnccl.so"}) {
+            try {
+                return SymbolLookup.libraryLookup(name, Arena.global());
+            } catch (IllegalArgumentException notFound) {
+                // try the next name
+            }
+        }
+        return null;
+    }
+
+    public int ranks() {
+        return devices.length;
+    }
+
+    /** The CUDA device of rank {@code rank}. */
+    public int device(int rank) {
+        return devices[rank];
+    }
+
+    /** NCCL's version code, e.g. 22703 for 2.27.3. */
+    public int version() {
+        return version;
+    }
+
+    /**
+     * All-to-all with per-peer counts, one call for every rank of this process: rank r sends {@code counts[r][p]}
+     * elements starting at element {@code sendOffsets[r][p]} of its buffer {@code send[r]} to rank p, which receives
+     * them at element {@code recvOffsets[p][r]} of {@code recv[p]}; each rank's work runs on {@code streams[r]}.
+     * Zero counts send nothing. Enqueued only: synchronise the streams to wait for it.
+     */
+    public void allToAll(long[] sendBuffers, long[][] sendOffsets, long[][] counts, long[] recvBuffers, long[][] recvOffsets,
+            DataType type, long[] streams) {
+        if (closed) {
+            throw new IllegalStateException("NCCL communicators are closed");
+        }
+        int n = devices.length;
+        if (sendBuffers.length != n || sendOffsets.length != n || counts.length != n || recvBuffers.length != n
+                || recvOffsets.length != n || streams.length != n) {
+            throw new IllegalArgumentException("all-to-all needs one buffer, offset row, count row and stream per rank (" + n + ")");
+        }
+        for (int r = 0; r < n; r++) {
+            if (sendOffsets[r].length != n || counts[r].length != n || recvOffsets[r].length != n) {
+                throw new IllegalArgumentException("rank " + r + ": offsets and counts need one entry per rank (" + n + ")");
+            }
+            for (int p = 0; p < n; p++) {
+                if (counts[r][p] < 0) {
+                    throw new IllegalArgumentException("rank " + r + " sends " + counts[r][p] + " elements to rank " + p);
+                }
+            }
+        }
+        try {
+            check("ncclGroupStart", (int) groupStart.invokeExact());
+            try {
+                for (int r = 0; r < n; r++) {
+                    for (int p = 0; p < n; p++) {
+                        long c = counts[r][p];
+                        if (c > 0) {
+                            check("ncclSend(rank " + r + " → " + p + ", " + c + " elements)", (int) send.invokeExact(
+                                    sendBuffers[r] + sendOffsets[r][p] * type.bytes, c, type.code, p, comms[r], streams[r]));
+                        }
+                        long in = counts[p][r];
+                        if (in > 0) {
+                            check("ncclRecv(rank " + r + " ← " + p + ", " + in + " elements)", (int) recv.invokeExact(
+                                    recvBuffers[r] + recvOffsets[r][p] * type.bytes, in, type.code, p, comms[r], streams[r]));
+                        }
+                    }
+                }
+            } finally {
+                check("ncclGroupEnd", (int) groupEnd.invokeExact());
+            }
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL all-to-all failed");
+        }
+    }
+
+    private void check(String call, int status) throws Throwable {
+        if (status != 0) {
+            String text = ((MemorySegment) errorString.invokeExact(status)).reinterpret(256).getString(0);
+            throw new CudaException(call + " failed: " + text + " (" + status + ")");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            for (long comm : comms) {
+                check("ncclCommDestroy", (int) commDestroy.invokeExact(comm));
+            }
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "ncclCommDestroy failed");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package dev.switchback.kernels.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The NCCL binding. With one GPU (all this project's device machines have had so far) a rank exchanges with itself,
+ * which runs the same grouped send/receive path an all-to-all over several GPUs takes.
+ */
+class NcclTest {
+    @Test
+    void devicesAreCheckedBeforeNcclIsLoaded() {
+        assertEquals("NCCL needs at least one device", assertThrows(IllegalArgumentException.class, Nccl::open).getMessage());
+        assertEquals("device 1 is listed twice; NCCL takes one rank per GPU",
+                assertThrows(IllegalArgumentException.class, () -> Nccl.open(0, 1, 1)).getMessage());
+    }
+
+    @Test
+    void aMachineWithoutNcclGetsOneClearLine() {
+        assumeTrue(Nccl.findLibrary() == null, "NCCL is installed here");
+        CudaException e = assertThrows(CudaException.class, () -> Nccl.open(0));
+        assertTrue(e.getMessage().startsWith("NCCL not found"), e.getMessage());
+    }
+
+    @Tag("gpu")
+    @Test
+    void oneRankExchangesWithItselfAndBadCountsAreRefused() {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        try (CudaDevice dev = CudaDevice.open(0); Nccl nccl = Nccl.open(0)) {
+            assertEquals(1, nccl.ranks());
+            assertEquals(0, nccl.device(0));
+            assertTrue(nccl.version() >= 20000, "NCCL 2.x: " + nccl.version());
+            float[] values = new float[10];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = i + 1;
+            }
+            long src = dev.upload(values);
+            long dst = dev.zeros(4L * 16);
+            // Elements 2..7 of the send buffer land at 3..8 of the receive buffer.
+            nccl.allToAll(new long[] {src}, new long[][] {{2}}, new long[][] {{6}}, new long[] {dst}, new long[][] {{3}},
+                    Nccl.DataType.FLOAT32, new long[] {dev.stream()});
+            dev.synchronize();
+            float[] got = new float[16];
+            dev.download(dst, got, 16);
+            assertArrayEquals(new float[] {0, 0, 0, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0}, got);
+            IllegalArgumentException negative = assertThrows(IllegalArgumentException.class, () -> nccl.allToAll(
+                    new long[] {src}, new long[][] {{0}}, new long[][] {{-1}}, new long[] {dst}, new long[][] {{0}},
+                    Nccl.DataType.FLOAT32, new long[] {dev.stream()}));
+            assertEquals("rank 0 sends -1 elements to rank 0", negative.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> nccl.allToAll(new long[] {src, src}, new long[][] {{0}},
+                    new long[][] {{1}}, new long[] {dst}, new long[][] {{0}}, Nccl.DataType.FLOAT32, new long[] {dev.stream()}));
+        }
+    }
+}
