@@ -94,6 +94,20 @@ class SamplerTest {
         }
     }
 
+    /** A greedy caller that reads no logprobs gets the same token without the normalising sum; other modes are unchanged. */
+    @Test
+    void greedyWithoutLogprobsSkipsOnlyTheLogprob() {
+        int vocab = 4096;
+        for (int seed = 0; seed < 20; seed++) {
+            float[] logits = gaussian(seed, vocab, 3);
+            Sample with = new Sampler(SamplingParams.greedy(8)).next(logits, 0, vocab, new TokenHistory());
+            Sample without = new Sampler(SamplingParams.greedy(8), false).next(logits, 0, vocab, new TokenHistory());
+            assertEquals(with.token(), without.token());
+            assertTrue(Float.isNaN(without.logprob()), "not computed: " + without.logprob());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Sample(0, 0.5f), "a positive logprob is still refused");
+    }
+
     @Test
     void greedyLogprobOnALargeVocabularyMatchesTheDoubleReference() {
         int vocab = 151_936;

@@ -146,7 +146,7 @@ public final class Scheduler {
         }
         checkFits(prompt.length, maxTokens);
         Generation g = new Generation(ID_PREFIX + NEXT_ID.incrementAndGet(), prompt, maxTokens, listener,
-                new Sampler(sampling), new TokenStream(tokenizer, sampling.stop()), now,
+                new Sampler(sampling, request.logprobs()), new TokenStream(tokenizer, sampling.stop()), now,
                 timeoutNanos(request.timeout()),
                 onEnd, this::wake);
         synchronized (lifecycle) {
