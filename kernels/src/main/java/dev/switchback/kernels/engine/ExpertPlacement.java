@@ -15,15 +15,13 @@ import java.util.TreeMap;
 public final class ExpertPlacement {
     private final List<Backend> backends;
     private final int experts;
-    /** [layer][expert] → indices into {@link #backends}, first replica first. */
-    private final int[][][] replicas;
-    /** The same as backends, built once: the engine asks for them at every step. */
-    private final List<List<List<Backend>>> replicaBackends;
+    /** [layer][expert] → the backends holding that expert, first replica first (the engine asks at every step). */
+    private final List<List<List<Backend>>> replicas;
 
+    /** @param replicas [layer][expert] → indices into {@code backends}, first replica first */
     private ExpertPlacement(List<Backend> backends, int experts, int[][][] replicas) {
         this.backends = List.copyOf(backends);
         this.experts = experts;
-        this.replicas = replicas;
         List<List<List<Backend>>> byLayer = new ArrayList<>();
         for (int[][] layer : replicas) {
             List<List<Backend>> byExpert = new ArrayList<>();
@@ -32,7 +30,7 @@ public final class ExpertPlacement {
             }
             byLayer.add(List.copyOf(byExpert));
         }
-        this.replicaBackends = List.copyOf(byLayer);
+        this.replicas = List.copyOf(byLayer);
     }
 
     /** Every expert on one backend. */
@@ -78,12 +76,12 @@ public final class ExpertPlacement {
 
     /** The backend that computes expert {@code expert} of layer {@code layer} (its first replica). */
     public Backend backend(int layer, int expert) {
-        return backends.get(replicas[layer][expert][0]);
+        return replicas(layer, expert).getFirst();
     }
 
     /** Every backend holding expert {@code expert} of layer {@code layer}; each takes an equal share of its tokens. */
     public List<Backend> replicas(int layer, int expert) {
-        return replicaBackends.get(layer).get(expert);
+        return replicas.get(layer).get(expert);
     }
 
     public List<Backend> backends() {
@@ -92,7 +90,7 @@ public final class ExpertPlacement {
 
     /** Layers this placement covers. */
     public int layers() {
-        return replicas.length;
+        return replicas.size();
     }
 
     /** Experts per layer this placement covers. */
@@ -103,7 +101,7 @@ public final class ExpertPlacement {
     /** Device name → experts it holds as "layer:expert" strings, for logs and the server's model card. */
     public Map<String, List<String>> describe() {
         Map<String, List<String>> out = new TreeMap<>();
-        for (int l = 0; l < replicas.length; l++) {
+        for (int l = 0; l < replicas.size(); l++) {
             for (int e = 0; e < experts; e++) {
                 for (Backend b : replicas(l, e)) {
                     out.computeIfAbsent(b.device(), k -> new ArrayList<>()).add(l + ":" + e);
