@@ -22,6 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,18 +61,23 @@ class SchedulerTest {
     void longPromptsArriveInChunksBesideEveryDecodeUnderTheTokenBudget() throws Exception {
         Engine engine = ServableModels.engine(store, dir);
         List<int[]> calls = new CopyOnWriteArrayList<>(); // tokens per step, per forward call
+        CountDownLatch longPromptQueued = new CountDownLatch(1);
         Scheduler s = scheduler(steps -> {
             calls.add(steps.stream().mapToInt(st -> st.tokens().length).toArray());
+            if (calls.size() == 3) { // hold the decode here so it cannot finish before the long prompt is queued
+                awaitQuietly(longPromptQueued);
+            }
             return engine.forward(steps);
         }, engine, new SchedulerOptions(16, 2, 9, 8, 0, Duration.ZERO));
         try {
             Recorder decoding = submit(s, "In the beginning", 60);
-            while (decoding.tokenCount() < 2) {
-                Thread.sleep(1);
-            }
             String longPrompt = (PROMPT + " ").repeat(2) + "then chunks of prompts";
             assertTrue(ServableModels.tokenizer().encode(longPrompt).length > 40);
+            while (calls.size() < 3) {
+                Thread.sleep(1);
+            }
             Recorder prefilling = submit(s, longPrompt, 5);
+            longPromptQueued.countDown();
             assertEquals(ServableModels.generate(reference, longPrompt, SamplingParams.greedy(5)), prefilling.await().tokens());
             assertEquals(ServableModels.generate(reference, "In the beginning", SamplingParams.greedy(60)), decoding.await().tokens());
             int chunkCalls = 0;
@@ -93,6 +100,17 @@ class SchedulerTest {
             assertTrue(chunkCalls >= 5, "the long prompt took several chunked steps: " + chunkCalls);
         } finally {
             s.drain().join();
+        }
+    }
+
+    static void awaitQuietly(CountDownLatch latch) {
+        try {
+            if (!latch.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the test never released the runner");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 
