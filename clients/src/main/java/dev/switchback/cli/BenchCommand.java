@@ -6,10 +6,7 @@ import dev.switchback.cli.bench.EngineDecode;
 import dev.switchback.cli.bench.RandomModels;
 import dev.switchback.cli.bench.Spread;
 import dev.switchback.kernels.cpu.Parallel;
-import dev.switchback.kernels.engine.CpuBackend;
 import dev.switchback.kernels.engine.Engine;
-import dev.switchback.kernels.engine.ModelWeights;
-import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
@@ -38,12 +35,6 @@ final class BenchCommand {
     static ModelConfig largeSwitch() {
         return new ModelConfig(4096, 1024, 8, 16, 4096, 256, true, 10000, 1e-5,
                 new Architecture.Switch(16, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0));
-    }
-
-    static Engine engine(RandomModels.Weights w, WeightFormat format, int maxSequences) {
-        ModelWeights weights = ModelWeights.load(w.config(), TensorSource.of(w.values(), w.shapes(), w.ints()), format);
-        return new Engine(weights, new CpuBackend(Parallel.shared()), null,
-                Engine.Options.defaults().withFormat(format).withMaxSequences(maxSequences));
     }
 
     static List<Integer> ints(String csv) {
@@ -112,7 +103,7 @@ final class BenchCommand {
             out.println("| model | weights | batch | engine tok/s | DJL tok/s | engine ÷ DJL | weight MB/token | roofline tok/s | % of roofline |");
             out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
             for (WeightFormat format : formats) {
-                Engine engine = engine(weights, format, maxBatch);
+                Engine engine = RandomModels.engine(weights, format, maxBatch);
                 long bytes = engine.weights().activeBytesPerToken();
                 double roofline = bandwidth / bytes;
                 for (int i = 0; i < bs.size(); i++) {
@@ -175,7 +166,7 @@ final class BenchCommand {
             out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
             List<Engine> engines = new ArrayList<>();
             for (ModelConfig m : models) {
-                engines.add(engine(RandomModels.generate(m, 3), format, maxBatch));
+                engines.add(RandomModels.engine(RandomModels.generate(m, 3), format, maxBatch));
             }
             // One untimed pass over every model and batch first, so the JIT has compiled all paths before any timing.
             for (Engine engine : engines) {

@@ -1,5 +1,6 @@
 package dev.switchback.cli;
 
+import dev.switchback.cli.bench.RandomModels;
 import dev.switchback.cli.bench.Spread;
 import dev.switchback.client.Completion;
 import dev.switchback.client.CompletionRequest;
@@ -12,7 +13,11 @@ import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.http.HttpServerOptions;
 import dev.switchback.server.models.EngineGenerationService;
 import dev.switchback.server.models.ServerOptions;
+import dev.switchback.store.ModelFiles;
 import dev.switchback.store.ModelStore;
+import dev.switchback.store.model.ModelConfig;
+import dev.switchback.store.safetensors.DType;
+import dev.switchback.trainer.TrainConfig;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -22,6 +27,7 @@ import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,8 +58,19 @@ final class ServerBench implements Callable<Integer> {
     @Option(names = "--store", paramLabel = "DIR", description = "Model store (default: $SWITCHBACK_STORE or ./store).")
     Path store;
 
-    @Option(names = "--model", required = true, paramLabel = "NAME")
+    @Option(names = "--model", paramLabel = "NAME", description = "A model of the store.")
     String model;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Instead of --model: a training config whose model is served with random weights (published to a"
+                    + " temporary store), for sizes we do not train.")
+    Path config;
+
+    @Option(names = "--dtype", defaultValue = "F32", paramLabel = "F32|BF16", description = "Stored weights of the --config model (default: ${DEFAULT-VALUE}).")
+    DType dtype;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "Tokenizer of the --config model (default: the bundled model's).")
+    Path tokenizer;
 
     @Option(names = "--streams", defaultValue = "16", paramLabel = "N", description = "Concurrent streams (default: ${DEFAULT-VALUE}).")
     int streams;
@@ -81,8 +98,54 @@ final class ServerBench implements Callable<Integer> {
         if (streams < 1 || maxTokens < 1 || rounds < 1) {
             throw new IllegalArgumentException("--streams, --max-tokens and --rounds must be >= 1");
         }
+        if ((model == null) == (config == null)) {
+            throw new IllegalArgumentException("give exactly one of --model NAME or --config FILE");
+        }
+        if (dtype != DType.F32 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("--dtype must be F32 or BF16, got " + dtype);
+        }
         PrintWriter out = spec.commandLine().getOut();
-        ModelStore s = new ModelStore(store != null ? store : Defaults.store());
+        if (config == null) {
+            return serve(new ModelStore(store != null ? store : Defaults.store()), out);
+        }
+        Path temporary = Files.createTempDirectory("switchback-bench-server-");
+        try {
+            ModelConfig modelConfig = TrainConfig.load(config).model();
+            model = config.getFileName().toString().replaceFirst("\\.json$", "") + "-random-" + dtype.name().toLowerCase(Locale.ROOT);
+            Path tokenizerFile = tokenizer != null ? tokenizer : bundledTokenizer();
+            out.printf(Locale.ROOT, "publishing %s: %,d parameters (%,d active non-embedding), random weights, %s%n", model,
+                    modelConfig.totalParameters(), modelConfig.activeNonEmbeddingParameters(), dtype);
+            out.flush();
+            ModelStore s = new ModelStore(temporary);
+            RandomModels.publish(s, model, RandomModels.generate(modelConfig, 7), dtype, tokenizerFile,
+                    "switchback bench server --config " + config + " --dtype " + dtype);
+            return serve(s, out);
+        } finally {
+            deleteTree(temporary);
+        }
+    }
+
+    /** The bundled default model's tokenizer, which the trained models of the store share. */
+    private static Path bundledTokenizer() throws IOException {
+        Path bundled = Defaults.bundledStore();
+        if (bundled == null) {
+            throw new IllegalArgumentException("no bundled model to take a tokenizer from; give --tokenizer FILE");
+        }
+        try (var versions = Files.walk(bundled)) {
+            return versions.filter(p -> p.getFileName().toString().equals(ModelFiles.TOKENIZER)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException(bundled + " holds no tokenizer; give --tokenizer FILE"));
+        }
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private int serve(ModelStore s, PrintWriter out) throws Exception {
         PrometheusRegistry registry = new PrometheusRegistry();
         ServerOptions options = ServerOptions.defaults().withModels(List.of(model))
                 .withBatching(Math.max(256, streams), Math.max(16, streams), Math.max(512, streams), 256);
