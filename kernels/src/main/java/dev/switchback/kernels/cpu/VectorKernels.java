@@ -67,21 +67,34 @@ public final class VectorKernels {
 
     private static void f32Rows(float[] x, int n, Matrix.F32 m, float[] y, int from, int to) {
         int cols = m.cols();
+        float[] w = m.data();
+        float touched = 0;
         for (int r = from; r < to; r += ROW_BLOCK) {
-            rowBlock(x, n, m.data(), r * cols, cols, m.rows(), y, r, Math.min(ROW_BLOCK, to - r));
+            // While this block is multiplied, the next one's cache lines are loaded a few at a time (see touch).
+            int next = Math.min(w.length, (r + ROW_BLOCK) * cols);
+            int nextEnd = n >= 4 ? Math.min(w.length, next + ROW_BLOCK * cols) : next;
+            touched += rowBlock(x, n, w, r * cols, cols, m.rows(), y, r, Math.min(ROW_BLOCK, to - r), w, null, next, nextEnd);
         }
+        touchSink = touched;
     }
+
+    /** Where the touched values go, so the compiler cannot drop the loads (threads may overwrite each other: harmless). */
+    private static float touchSink;
 
     /** BF16 rows are widened a block at a time into scratch, then multiplied as F32: each widening serves every token. */
     private static void bf16Rows(float[] x, int n, Matrix.Bf16 m, float[] y, int from, int to) {
         short[] w = m.data();
         int cols = m.cols();
         float[] block = widenScratch(ROW_BLOCK * cols);
+        float touched = 0;
         for (int r = from; r < to; r += ROW_BLOCK) {
             int count = Math.min(ROW_BLOCK, to - r);
             widenInto(w, r * cols, count * cols, block);
-            rowBlock(x, n, block, 0, cols, m.rows(), y, r, count);
+            int next = Math.min(w.length, (r + ROW_BLOCK) * cols);
+            int nextEnd = n >= 4 ? Math.min(w.length, next + ROW_BLOCK * cols) : next;
+            touched += rowBlock(x, n, block, 0, cols, m.rows(), y, r, count, null, w, next, nextEnd);
         }
+        touchSink = touched;
     }
 
     /** Per-thread scratch for widened rows: a fresh array per call would be allocated and zeroed once per chunk. */
@@ -110,11 +123,20 @@ public final class VectorKernels {
      * y[t, r + i] for every token t and the {@code count} rows of w starting at offset {@code wo} (row i at
      * wo + i·cols), output rows r … r + count − 1 of a [n, rows] result.
      */
-    private static void rowBlock(float[] x, int n, float[] w, int wo, int cols, int rows, float[] y, int r, int count) {
+    private static float rowBlock(float[] x, int n, float[] w, int wo, int cols, int rows, float[] y, int r, int count,
+            float[] touchF32, short[] touchBf16, int touchFrom, int touchTo) {
+        float touched = 0;
         if (count == ROW_BLOCK) {
             int t = 0;
+            int calls = (n / 4) * (ROW_BLOCK / 2);
+            int line = touchF32 != null ? LINE_FLOATS : 2 * LINE_FLOATS;
+            int per = calls == 0 ? 0 : ((touchTo - touchFrom) / calls + line - 1) / line * line;
+            int cursor = touchFrom;
             for (; t + 4 <= n; t += 4) {
                 for (int i = 0; i < ROW_BLOCK; i += 2) {
+                    int end = Math.min(touchTo, cursor + per);
+                    touched += touchF32 != null ? touch(touchF32, cursor, end) : touch(touchBf16, cursor, end);
+                    cursor = end;
                     tokens4Rows2(x, t, w, wo + i * cols, cols, rows, y, r + i);
                 }
             }
@@ -126,7 +148,7 @@ public final class VectorKernels {
             if (t < n) {
                 token1Rows8(x, t, w, wo, cols, rows, y, r);
             }
-            return;
+            return touched;
         }
         for (int i = 0; i < count; i++) {
             int t = 0;
@@ -137,6 +159,33 @@ public final class VectorKernels {
                 y[t * rows + r + i] = dot(x, t * cols, w, wo + i * cols, cols);
             }
         }
+        return touched;
+    }
+
+    /** Floats per 64-byte cache line. */
+    private static final int LINE_FLOATS = 16;
+
+    /**
+     * Loads one float per cache line of w[from, to): on this kind of machine the weight stream from DRAM does not
+     * overlap the multiply-adds by itself, since a block is pulled in by its first pass and then re-read from L1 by
+     * the other token groups. Spreading the next block's loads over this block's kernel calls keeps a few misses in
+     * flight while the FMA units work.
+     */
+    private static float touch(float[] w, int from, int to) {
+        float s = 0;
+        for (int i = from; i < to; i += LINE_FLOATS) {
+            s += w[i];
+        }
+        return s;
+    }
+
+    /** {@link #touch(float[], int, int)} over BF16 weights: one short per 64-byte line. */
+    private static float touch(short[] w, int from, int to) {
+        int s = 0;
+        for (int i = from; i < to; i += 2 * LINE_FLOATS) {
+            s += w[i];
+        }
+        return s;
     }
 
     private static void tokens4Rows2(float[] x, int t, float[] w, int wo, int cols, int rows, float[] y, int r) {
