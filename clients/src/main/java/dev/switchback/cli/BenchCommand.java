@@ -8,6 +8,7 @@ import dev.switchback.cli.bench.Spread;
 import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import dev.switchback.trainer.TrainConfig;
@@ -67,11 +68,15 @@ final class BenchCommand {
         @Option(names = "--no-djl", description = "Skip the DJL/PyTorch baseline.")
         boolean noDjl;
 
+        @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16", description = "KV cache storage (default: ${DEFAULT-VALUE}).")
+        String kvCacheDtype;
+
         @Override
         public Integer call() throws Exception {
             if ((config == null) == !large) {
                 throw new IllegalArgumentException("give exactly one of --config FILE or --large");
             }
+            KvFormat kv = KvFormat.parse(kvCacheDtype);
             ModelConfig model = large ? largeSwitch() : TrainConfig.load(config).model();
             String name = large ? "large-switch" : config.getFileName().toString().replace(".json", "");
             PrintWriter out = spec.commandLine().getOut();
@@ -103,7 +108,7 @@ final class BenchCommand {
             out.println("| model | weights | batch | engine tok/s | DJL tok/s | engine ÷ DJL | weight MB/token | roofline tok/s | % of roofline |");
             out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
             for (WeightFormat format : formats) {
-                Engine engine = RandomModels.engine(weights, format, maxBatch);
+                Engine engine = RandomModels.engine(weights, format, maxBatch, kv);
                 long bytes = engine.weights().activeBytesPerToken();
                 double roofline = bandwidth / bytes;
                 for (int i = 0; i < bs.size(); i++) {
@@ -152,8 +157,12 @@ final class BenchCommand {
         @Option(names = "--repeats", defaultValue = "9")
         int repeats;
 
+        @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16", description = "KV cache storage (default: ${DEFAULT-VALUE}).")
+        String kvCacheDtype;
+
         @Override
         public Integer call() {
+            KvFormat kv = KvFormat.parse(kvCacheDtype);
             PrintWriter out = spec.commandLine().getOut();
             List<Integer> bs = ints(batches);
             int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
@@ -166,7 +175,7 @@ final class BenchCommand {
             out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
             List<Engine> engines = new ArrayList<>();
             for (ModelConfig m : models) {
-                engines.add(RandomModels.engine(RandomModels.generate(m, 3), format, maxBatch));
+                engines.add(RandomModels.engine(RandomModels.generate(m, 3), format, maxBatch, kv));
             }
             // One untimed pass over every model and batch first, so the JIT has compiled all paths before any timing.
             for (Engine engine : engines) {

@@ -1,9 +1,10 @@
 package dev.switchback.cli;
 
-import dev.switchback.server.SwitchbackServer;
-import dev.switchback.server.grpc.GrpcServerConfig;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.NvccBuild;
+import dev.switchback.kernels.kv.KvFormat;
+import dev.switchback.server.SwitchbackServer;
+import dev.switchback.server.grpc.GrpcServerConfig;
 import dev.switchback.server.http.HttpServerOptions;
 import dev.switchback.server.models.EngineGenerationService;
 import dev.switchback.server.models.ServerOptions;
@@ -57,6 +58,11 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--kv-cache-mb", defaultValue = "512", paramLabel = "MB", description = "KV cache per model (default: ${DEFAULT-VALUE}).")
     long kvCacheMb;
+
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16",
+            description = "How the CPU engine stores keys and values: bf16 holds twice the positions in --kv-cache-mb"
+                    + " (attention still computes in F32) (default: ${DEFAULT-VALUE}).")
+    String kvCacheDtype;
 
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
             description = "Where native models run: cpu, or cuda on the GPU of --gpus (default: ${DEFAULT-VALUE}).")
@@ -122,9 +128,14 @@ final class ServeCommand implements Callable<Integer> {
         if (names.isEmpty()) {
             throw new IllegalArgumentException("no models in " + s.root() + "; train one first, e.g. ./switchback train --config trainer/configs/switch-tiny.json");
         }
+        KvFormat kvFormat = KvFormat.parse(kvCacheDtype);
+        if (kvFormat != KvFormat.F32 && device.equals("cuda")) {
+            throw new IllegalArgumentException("--kv-cache-dtype " + kvFormat.flag() + " is for --device cpu; the CUDA engine keeps its own F32 cache");
+        }
         String engineDevice = engineDevice();
         ServerOptions options = ServerOptions.defaults()
                 .withDevice(engineDevice)
+                .withKvFormat(kvFormat)
                 .withModels(List.copyOf(names))
                 .withBatching(maxWaiting, maxBatch, Math.max(512, maxBatch), 256)
                 .withKvCacheBytes(kvCacheMb << 20)

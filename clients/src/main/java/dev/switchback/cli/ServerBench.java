@@ -5,6 +5,7 @@ import dev.switchback.cli.bench.Spread;
 import dev.switchback.client.Completion;
 import dev.switchback.client.CompletionRequest;
 import dev.switchback.client.SwitchbackClient;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.sampling.SamplingParams;
 import dev.switchback.server.SwitchbackServer;
 import dev.switchback.server.generation.GenerationException;
@@ -71,6 +72,9 @@ final class ServerBench implements Callable<Integer> {
 
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "Tokenizer of the --config model (default: the bundled model's).")
     Path tokenizer;
+
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16", description = "KV cache storage (default: ${DEFAULT-VALUE}).")
+    String kvCacheDtype;
 
     @Option(names = "--streams", defaultValue = "16", paramLabel = "N", description = "Concurrent streams (default: ${DEFAULT-VALUE}).")
     int streams;
@@ -147,7 +151,7 @@ final class ServerBench implements Callable<Integer> {
 
     private int serve(ModelStore s, PrintWriter out) throws Exception {
         PrometheusRegistry registry = new PrometheusRegistry();
-        ServerOptions options = ServerOptions.defaults().withModels(List.of(model))
+        ServerOptions options = ServerOptions.defaults().withModels(List.of(model)).withKvFormat(KvFormat.parse(kvCacheDtype))
                 .withBatching(Math.max(256, streams), Math.max(16, streams), Math.max(512, streams), 256);
         EngineGenerationService service = new EngineGenerationService(s, options, registry);
         try (SwitchbackServer server = new SwitchbackServer(service, registry,

@@ -35,5 +35,11 @@ class ServeDeviceTest {
         CliRun many = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,1", "--port", "0");
         assertEquals(2, many.exitCode());
         assertTrue(many.err().contains("several GPUs are not built yet"), many.err());
+        CliRun fp8 = CliRun.of("serve", "--store", dir.toString(), "--kv-cache-dtype", "fp8", "--port", "0");
+        assertEquals(2, fp8.exitCode());
+        assertEquals("error: KV cache dtype must be f32 or bf16, got 'fp8'", fp8.err().strip());
+        CliRun gpuBf16 = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--kv-cache-dtype", "bf16", "--port", "0");
+        assertEquals(2, gpuBf16.exitCode());
+        assertEquals("error: --kv-cache-dtype bf16 is for --device cpu; the CUDA engine keeps its own F32 cache", gpuBf16.err().strip());
     }
 }

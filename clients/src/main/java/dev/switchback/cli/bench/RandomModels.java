@@ -7,6 +7,7 @@ import dev.switchback.kernels.engine.ModelWeights;
 import dev.switchback.kernels.engine.Sequence;
 import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.store.ModelFiles;
 import dev.switchback.store.ModelManifest;
 import dev.switchback.store.ModelStore;
@@ -83,11 +84,16 @@ public final class RandomModels {
         return new Weights(config, values, shapes, hash);
     }
 
-    /** Our engine over random weights, on the shared CPU pool. */
+    /** Our engine over random weights, on the shared CPU pool, with an F32 KV cache. */
     public static Engine engine(Weights w, WeightFormat format, int maxSequences) {
+        return engine(w, format, maxSequences, KvFormat.F32);
+    }
+
+    /** Our engine over random weights, its KV cache stored as {@code kv}. */
+    public static Engine engine(Weights w, WeightFormat format, int maxSequences, KvFormat kv) {
         ModelWeights weights = ModelWeights.load(w.config(), TensorSource.of(w.values(), w.shapes(), w.ints()), format);
         return new Engine(weights, new CpuBackend(Parallel.shared()), null,
-                Engine.Options.defaults().withFormat(format).withMaxSequences(maxSequences));
+                Engine.Options.defaults().withFormat(format).withMaxSequences(maxSequences).withKvFormat(kv));
     }
 
     /**

@@ -109,13 +109,18 @@ public final class VectorKernels {
     }
 
     private static void widenInto(short[] w, int off, int len, float[] out) {
+        widen(w, off, len, out, 0);
+    }
+
+    /** dst[dstOff + i] = the F32 value of BF16 src[srcOff + i] for i &lt; len. */
+    public static void widen(short[] src, int srcOff, int len, float[] dst, int dstOff) {
         int bound = F.loopBound(len);
         int i = 0;
         for (; i < bound; i += F.length()) {
-            widen(w, off + i).intoArray(out, i);
+            widen(src, srcOff + i).intoArray(dst, dstOff + i);
         }
         for (; i < len; i++) {
-            out[i] = Matrix.Bf16.widen(w[off + i]);
+            dst[dstOff + i] = Matrix.Bf16.widen(src[srcOff + i]);
         }
     }
 

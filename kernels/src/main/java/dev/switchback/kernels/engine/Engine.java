@@ -1,6 +1,7 @@
 package dev.switchback.kernels.engine;
 
 import dev.switchback.kernels.cpu.Parallel;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.TokenHashRouter;
 import dev.switchback.kernels.routing.TopKRouter;
@@ -44,8 +45,14 @@ public final class Engine implements StepEngine {
      * @param kvBlocks blocks in the KV pool (0: enough for {@code maxSequences} full contexts)
      * @param maxSequences sequences the default pool is sized for
      */
-    public record Options(WeightFormat format, int kvBlockSize, int kvBlocks, int maxSequences) {
+    public record Options(WeightFormat format, int kvBlockSize, int kvBlocks, int maxSequences, KvFormat kvFormat) {
+        /** Options with an F32 KV cache. */
+        public Options(WeightFormat format, int kvBlockSize, int kvBlocks, int maxSequences) {
+            this(format, kvBlockSize, kvBlocks, maxSequences, KvFormat.F32);
+        }
+
         public Options {
+            java.util.Objects.requireNonNull(kvFormat, "kvFormat");
             if (kvBlockSize < 1) {
                 throw new IllegalArgumentException("kvBlockSize must be >= 1, got " + kvBlockSize);
             }
@@ -62,11 +69,16 @@ public final class Engine implements StepEngine {
         }
 
         public Options withFormat(WeightFormat f) {
-            return new Options(f, kvBlockSize, kvBlocks, maxSequences);
+            return new Options(f, kvBlockSize, kvBlocks, maxSequences, kvFormat);
         }
 
         public Options withMaxSequences(int n) {
-            return new Options(format, kvBlockSize, kvBlocks, n);
+            return new Options(format, kvBlockSize, kvBlocks, n, kvFormat);
+        }
+
+        /** Keys and values stored as {@code f} (BF16: half the memory per sequence; attention still in F32). */
+        public Options withKvFormat(KvFormat f) {
+            return new Options(format, kvBlockSize, kvBlocks, maxSequences, f);
         }
     }
 

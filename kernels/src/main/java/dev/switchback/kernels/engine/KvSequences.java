@@ -26,7 +26,7 @@ public final class KvSequences {
     public static BlockPool pool(ModelConfig config, Engine.Options options, int slots) {
         int blocksPerSequence = (config.contextLength() + options.kvBlockSize() - 1) / options.kvBlockSize();
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : blocksPerSequence * options.maxSequences();
-        return new BlockPool(blocks, options.kvBlockSize(), slots, config.dModel());
+        return new BlockPool(blocks, options.kvBlockSize(), slots, config.dModel(), options.kvFormat());
     }
 
     public BlockPool pool() {

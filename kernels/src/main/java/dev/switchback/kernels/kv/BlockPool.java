@@ -10,7 +10,8 @@ import java.util.Arrays;
  *
  * <p>Values are laid out {@code [slot][position][dim]}, keys {@code [slot][dim][position]}: a query's scores over
  * a block's positions are then vector multiply-adds over contiguous positions, with no horizontal sum per
- * position, and the weighted sum of values reads whole rows.
+ * position, and the weighted sum of values reads whole rows. Blocks hold F32 or BF16 elements ({@link KvFormat});
+ * a pool has one format.
  */
 public final class BlockPool {
     private final int blocks;
@@ -18,8 +19,11 @@ public final class BlockPool {
     private final int slots;
     private final int dim;
     private final boolean hostStorage;
+    private final KvFormat format;
     private final float[][] keys;
     private final float[][] values;
+    private final short[][] keys16;
+    private final short[][] values16;
     private final int[] refs;
     private final int[] free;
     private int freeCount;
@@ -31,7 +35,12 @@ public final class BlockPool {
      * @param dim key (and value) width per slot
      */
     public BlockPool(int blocks, int blockSize, int slots, int dim) {
-        this(blocks, blockSize, slots, dim, true);
+        this(blocks, blockSize, slots, dim, true, KvFormat.F32);
+    }
+
+    /** An F32 or BF16 pool held in this process. */
+    public BlockPool(int blocks, int blockSize, int slots, int dim, KvFormat format) {
+        this(blocks, blockSize, slots, dim, true, format);
     }
 
     /**
@@ -39,6 +48,10 @@ public final class BlockPool {
      *     ids): the pool then only hands out, counts and shares block ids
      */
     public BlockPool(int blocks, int blockSize, int slots, int dim, boolean hostStorage) {
+        this(blocks, blockSize, slots, dim, hostStorage, KvFormat.F32);
+    }
+
+    private BlockPool(int blocks, int blockSize, int slots, int dim, boolean hostStorage, KvFormat format) {
         positive("blocks", blocks);
         positive("blockSize", blockSize);
         positive("slots", slots);
@@ -52,8 +65,12 @@ public final class BlockPool {
         this.slots = slots;
         this.dim = dim;
         this.hostStorage = hostStorage;
-        this.keys = new float[blocks][];
-        this.values = new float[blocks][];
+        this.format = java.util.Objects.requireNonNull(format, "format");
+        boolean f32 = format == KvFormat.F32;
+        this.keys = f32 ? new float[blocks][] : null;
+        this.values = f32 ? new float[blocks][] : null;
+        this.keys16 = f32 ? null : new short[blocks][];
+        this.values16 = f32 ? null : new short[blocks][];
         this.refs = new int[blocks];
         this.free = new int[blocks];
         for (int i = 0; i < blocks; i++) {
@@ -62,9 +79,23 @@ public final class BlockPool {
         this.freeCount = blocks;
     }
 
-    /** Bytes one block takes (keys and values). */
+    /** Bytes one F32 block takes (keys and values). */
     public static long blockBytes(int blockSize, int slots, int dim) {
-        return 2L * 4 * blockSize * slots * dim;
+        return blockBytes(blockSize, slots, dim, KvFormat.F32);
+    }
+
+    /** Bytes one block of {@code format} takes (keys and values). */
+    public static long blockBytes(int blockSize, int slots, int dim, KvFormat format) {
+        return 2L * format.bytesPerElement() * blockSize * slots * dim;
+    }
+
+    /** Bytes one of this pool's blocks takes. */
+    public long blockBytes() {
+        return blockBytes(blockSize, slots, dim, format);
+    }
+
+    public KvFormat format() {
+        return format;
     }
 
     private static void positive(String field, int v) {
@@ -80,9 +111,12 @@ public final class BlockPool {
         }
         int b = free[--freeCount];
         refs[b] = 1;
-        if (hostStorage && keys[b] == null) {
+        if (hostStorage && format == KvFormat.F32 && keys[b] == null) {
             keys[b] = new float[slots * blockSize * dim];
             values[b] = new float[slots * blockSize * dim];
+        } else if (hostStorage && format == KvFormat.BF16 && keys16[b] == null) {
+            keys16[b] = new short[slots * blockSize * dim];
+            values16[b] = new short[slots * blockSize * dim];
         }
         return b;
     }
@@ -129,12 +163,24 @@ public final class BlockPool {
         return dim;
     }
 
+    /** An F32 block's keys. */
     float[] keys(int block) {
         return keys[block];
     }
 
+    /** An F32 block's values. */
     float[] values(int block) {
         return values[block];
+    }
+
+    /** A BF16 block's keys (the bits of each element). */
+    short[] keys16(int block) {
+        return keys16[block];
+    }
+
+    /** A BF16 block's values. */
+    short[] values16(int block) {
+        return values16[block];
     }
 
     /** Index of (slot, position within block) in a block's value array, the start of a row of {@code dim} values. */
@@ -152,6 +198,7 @@ public final class BlockPool {
 
     @Override
     public String toString() {
-        return "BlockPool[" + (blocks - freeCount) + "/" + blocks + " used, " + Arrays.toString(new int[] {blockSize, slots, dim}) + "]";
+        return "BlockPool[" + (blocks - freeCount) + "/" + blocks + " used, " + Arrays.toString(new int[] {blockSize, slots, dim})
+                + " " + format + "]";
     }
 }

@@ -1,5 +1,6 @@
 package dev.switchback.kernels.kv;
 
+import dev.switchback.kernels.tensor.Matrix;
 import java.util.Arrays;
 
 /**
@@ -104,12 +105,22 @@ public final class SequenceCache implements AutoCloseable {
         }
         int bs = pool.blockSize();
         int block = table[position / bs];
-        float[] keys = pool.keys(block);
         int k = pool.keyOffset(slot, 0) + position % bs;
-        for (int c = 0; c < pool.dim(); c++, k += bs) {
-            keys[k] = key[keyOff + c];
+        int v = pool.offset(slot, position % bs);
+        if (pool.format() == KvFormat.F32) {
+            float[] keys = pool.keys(block);
+            for (int c = 0; c < pool.dim(); c++, k += bs) {
+                keys[k] = key[keyOff + c];
+            }
+            System.arraycopy(value, valueOff, pool.values(block), v, pool.dim());
+        } else {
+            short[] keys = pool.keys16(block);
+            short[] values = pool.values16(block);
+            for (int c = 0; c < pool.dim(); c++, k += bs) {
+                keys[k] = Matrix.Bf16.round(key[keyOff + c]);
+                values[v + c] = Matrix.Bf16.round(value[valueOff + c]);
+            }
         }
-        System.arraycopy(value, valueOff, pool.values(block), pool.offset(slot, position % bs), pool.dim());
     }
 
     /**
@@ -128,14 +139,15 @@ public final class SequenceCache implements AutoCloseable {
             int block = table[p / bs];
             int at = pool.offset(slot, p % bs);
             int kAt = pool.keyOffset(slot, 0) + p % bs;
-            float[] k = pool.keys(block);
-            float[] v = pool.values(block);
+            boolean f32 = pool.format() == KvFormat.F32;
             for (int h = 0; h < heads; h++) {
                 int dst = (h * columns + p) * headSize;
                 for (int i = 0; i < headSize; i++) {
-                    keys[dst + i] = k[kAt + (h * headSize + i) * bs];
+                    int kc = kAt + (h * headSize + i) * bs;
+                    int vc = at + h * headSize + i;
+                    keys[dst + i] = f32 ? pool.keys(block)[kc] : Matrix.Bf16.widen(pool.keys16(block)[kc]);
+                    values[dst + i] = f32 ? pool.values(block)[vc] : Matrix.Bf16.widen(pool.values16(block)[vc]);
                 }
-                System.arraycopy(v, at + h * headSize, values, dst, headSize);
             }
         }
     }

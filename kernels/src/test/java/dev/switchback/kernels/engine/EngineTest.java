@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.cpu.Parallel;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
@@ -92,6 +93,40 @@ class EngineTest {
             }
             TestModels.assertSameLogits(reference, logits, "block size " + bs + " only changes where keys are stored");
         }
+    }
+
+    /**
+     * A BF16 KV cache rounds each stored key and value (relative step 2⁻⁸): over a prompt and decode steps the logits
+     * stay within 1e-2 of the F32 cache's relative to their largest, the tolerance BF16 weights get, in half the bytes.
+     */
+    @ParameterizedTest
+    @MethodSource("architectures")
+    void aBf16KvCacheStaysWithinBf16ToleranceOfF32(Architecture architecture) {
+        Engine exact = TestModels.engine(architecture, 15, new Engine.Options(null, 4, 0, 1));
+        Engine half = TestModels.engine(architecture, 15, new Engine.Options(null, 4, 0, 1).withKvFormat(KvFormat.BF16));
+        assertEquals(exact.kvPool().blockBytes() / 2, half.kvPool().blockBytes());
+        Sequence a = exact.newSequence();
+        Sequence b = half.newSequence();
+        int[] prompt = TestModels.tokens(4, 14);
+        float[] x = exact.prefill(a, prompt);
+        float[] y = half.prefill(b, prompt);
+        double worstRatio = 0;
+        boolean anyDifference = false;
+        for (int step = 0; step < 8; step++) {
+            double worst = 0;
+            double scale = 0;
+            for (int i = 0; i < x.length; i++) {
+                worst = Math.max(worst, Math.abs(x[i] - y[i]));
+                scale = Math.max(scale, Math.abs(x[i]));
+            }
+            anyDifference |= worst > 0;
+            worstRatio = Math.max(worstRatio, worst / scale);
+            int next = (7 * step + 3) % exact.config().vocabSize();
+            x = exact.forward(List.of(new Engine.Step(a, new int[] {next})))[0];
+            y = half.forward(List.of(new Engine.Step(b, new int[] {next})))[0];
+        }
+        assertTrue(worstRatio <= 1e-2, architecture.kind() + ": " + worstRatio);
+        assertTrue(anyDifference, "the cache really held rounded values");
     }
 
     /** Sequences in one call (a prompt chunk beside decode steps) get what each gets alone. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.Floats;
+import dev.switchback.kernels.tensor.Matrix;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -25,20 +26,22 @@ class PagedAttentionTest {
 
     static Stream<Arguments> layouts() {
         Stream.Builder<Arguments> out = Stream.builder();
-        for (int bs : new int[] {1, 2, 3, 4, 7, 16}) {
-            for (int headSize : new int[] {2, 6, 16, 34}) {
-                out.add(Arguments.of(bs, headSize));
+        for (KvFormat format : KvFormat.values()) {
+            for (int bs : new int[] {1, 2, 3, 4, 7, 16}) {
+                for (int headSize : new int[] {2, 6, 16, 34}) {
+                    out.add(Arguments.of(bs, headSize, format));
+                }
             }
         }
         return out.build();
     }
 
-    @ParameterizedTest(name = "block size {0}, head size {1}")
+    @ParameterizedTest(name = "block size {0}, head size {1}, {2}")
     @MethodSource("layouts")
-    void matchesScalarAndDouble(int bs, int headSize) {
+    void matchesScalarAndDouble(int bs, int headSize, KvFormat format) {
         Random r = new Random(97L * bs + headSize);
         int dim = HEADS * headSize;
-        BlockPool pool = new BlockPool(2 * (LENGTH / bs + 1), bs, SLOTS, dim);
+        BlockPool pool = new BlockPool(2 * (LENGTH / bs + 1), bs, SLOTS, dim, format);
         SequenceCache seq = new SequenceCache(pool);
         SequenceCache other = new SequenceCache(pool);
         float[][][] keys = new float[SLOTS][LENGTH][];
@@ -51,6 +54,10 @@ class PagedAttentionTest {
                 values[s][p] = Floats.uniform(r, dim, -1, 1);
                 seq.write(s, p, keys[s][p], 0, values[s][p], 0);
                 other.write(s, p, Floats.uniform(r, dim, -1, 1), 0, Floats.uniform(r, dim, -1, 1), 0);
+                if (format == KvFormat.BF16) { // the reference sees what the cache holds
+                    keys[s][p] = roundedToBf16(keys[s][p]);
+                    values[s][p] = roundedToBf16(values[s][p]);
+                }
             }
         }
         seq.setLength(LENGTH);
@@ -86,6 +93,14 @@ class PagedAttentionTest {
                 assertTrue(Float.isNaN(vector[i]), "wrote outside the head's output at " + i);
             }
         }
+    }
+
+    private static float[] roundedToBf16(float[] x) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = Matrix.Bf16.widen(Matrix.Bf16.round(x[i]));
+        }
+        return out;
     }
 
     private static double[] attentionDouble(float[][] keys, float[][] values, int count, float[] q, int qOff, int headOff,

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.switchback.kernels.tensor.Matrix;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
@@ -69,6 +70,45 @@ class SequenceCacheTest {
                     "only stored positions");
             assertThrows(IllegalArgumentException.class, () -> c.gatherByHead(0, 3, 0, 7, keys, values, columns),
                     "heads must divide the row");
+        }
+    }
+
+    /** A BF16 pool keeps each key and value rounded to the nearest BF16 and gives back exactly that, in half the bytes. */
+    @Test
+    void bf16BlocksHoldRoundedValuesInHalfTheBytes() {
+        BlockPool pool = new BlockPool(8, 3, 2, 4, KvFormat.BF16);
+        assertEquals(KvFormat.BF16, pool.format());
+        assertEquals(BlockPool.blockBytes(3, 2, 4) / 2, pool.blockBytes());
+        java.util.Random r = new java.util.Random(5);
+        float[][] keys = new float[7][4];
+        float[][] values = new float[7][4];
+        try (SequenceCache c = new SequenceCache(pool)) {
+            c.reserve(7);
+            for (int p = 0; p < 7; p++) {
+                for (int i = 0; i < 4; i++) {
+                    keys[p][i] = (float) r.nextGaussian() * 100;
+                    values[p][i] = (float) r.nextGaussian();
+                }
+                c.write(0, p, new float[4], 0, new float[4], 0);
+                c.write(1, p, keys[p], 0, values[p], 0);
+            }
+            c.setLength(7);
+            int columns = 7;
+            float[] k = new float[2 * columns * 2];
+            float[] v = new float[k.length];
+            c.gatherByHead(1, 2, 0, 7, k, v, columns);
+            for (int p = 0; p < 7; p++) {
+                for (int h = 0; h < 2; h++) {
+                    for (int i = 0; i < 2; i++) {
+                        float key = keys[p][2 * h + i];
+                        float value = values[p][2 * h + i];
+                        int at = (h * columns + p) * 2 + i;
+                        assertEquals(Matrix.Bf16.widen(Matrix.Bf16.round(key)), k[at], 0f, "key p=" + p);
+                        assertEquals(Matrix.Bf16.widen(Matrix.Bf16.round(value)), v[at], 0f, "value p=" + p);
+                        assertEquals(key, k[at], Math.abs(key) / 256, "within BF16's relative step");
+                    }
+                }
+            }
         }
     }
 

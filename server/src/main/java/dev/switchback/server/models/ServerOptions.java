@@ -2,6 +2,7 @@ package dev.switchback.server.models;
 
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.kv.BlockPool;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
 import java.time.Duration;
@@ -27,6 +28,8 @@ import java.util.List;
  *     starts loading it (the request itself is refused with UNAVAILABLE, to be retried); an unloaded model stays
  *     unloaded until {@code load}
  * @param device where native models run: {@code cpu}, or {@code cuda:N} (ONNX exports always run on the CPU)
+ * @param kvFormat how the CPU engine stores keys and values: F32, or BF16 for twice the positions in
+ *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
  */
 public record ServerOptions(
         List<String> models,
@@ -42,7 +45,8 @@ public record ServerOptions(
         int defaultMaxTokens,
         Duration requestTimeout,
         boolean loadOnDemand,
-        String device) {
+        String device,
+        KvFormat kvFormat) {
 
     private static final long MIB = 1L << 20;
 
@@ -76,6 +80,13 @@ public record ServerOptions(
         if (device == null || !(device.equals("cpu") || device.matches("cuda:\\d+"))) {
             throw new IllegalArgumentException("device must be cpu or cuda:N, got " + device);
         }
+        if (kvFormat == null) {
+            throw new IllegalArgumentException("kvFormat must not be null");
+        }
+        if (kvFormat != KvFormat.F32 && device.startsWith("cuda")) {
+            throw new IllegalArgumentException("a " + kvFormat.flag() + " KV cache is for the CPU engine; " + device
+                    + " keeps its own F32 cache");
+        }
         if (requestTimeout == null || requestTimeout.isNegative()) {
             throw new IllegalArgumentException("requestTimeout must be >= 0 (0 for none), got " + requestTimeout);
         }
@@ -88,55 +99,55 @@ public record ServerOptions(
      */
     public static ServerOptions defaults() {
         return new ServerOptions(List.of(), 256, 16, 512, 256, 16, 0, 512 * MIB, 128 * MIB, 8192 * MIB, 256,
-                Duration.ofMinutes(10), true, "cpu");
+                Duration.ofMinutes(10), true, "cpu", KvFormat.F32);
     }
 
     public ServerOptions withModels(List<String> names) {
         return new ServerOptions(names, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     /** Queue and batch limits together, since {@code tokenBudget} must cover {@code maxRunning}. */
     public ServerOptions withBatching(int waiting, int runningSequences, int budget, int chunk) {
         return new ServerOptions(models, waiting, runningSequences, budget, chunk, kvBlockSize, kvBlocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     /** A fixed KV pool per model: {@code blocks} blocks of {@code blockSize} positions. */
     public ServerOptions withKvBlocks(int blockSize, int blocks) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, blockSize, blocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     /** A KV pool per model sized by memory. */
     public ServerOptions withKvCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, 0, bytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     public ServerOptions withPrefixCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     public ServerOptions withLoadedModelsBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     public ServerOptions withDefaultMaxTokens(int n) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     public ServerOptions withRequestTimeout(Duration timeout) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device, kvFormat);
     }
 
     public ServerOptions withLoadOnDemand(boolean on) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device, kvFormat);
     }
 
     /** What each model's scheduler gets. */
@@ -150,14 +161,20 @@ public record ServerOptions(
             return kvBlocks;
         }
         int slots = config.architecture().passes() * config.layers();
-        long blockBytes = BlockPool.blockBytes(kvBlockSize, slots, config.dModel());
+        long blockBytes = BlockPool.blockBytes(kvBlockSize, slots, config.dModel(), kvFormat);
         return (int) Math.clamp(kvCacheBytes / blockBytes, 1, Integer.MAX_VALUE);
+    }
+
+    /** Keys and values stored as {@code format} by the CPU engine. */
+    public ServerOptions withKvFormat(KvFormat format) {
+        return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, format);
     }
 
     /** Native models run on {@code device}: {@code cpu} or {@code cuda:N}. */
     public ServerOptions withDevice(String device) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
     /** The CUDA device ordinal of {@code cuda:N}, or −1 for the CPU. */
@@ -167,7 +184,7 @@ public record ServerOptions(
 
     /** The engine settings for a model: weights as stored, this KV pool. */
     public Engine.Options engineFor(ModelConfig config) {
-        return new Engine.Options(null, kvBlockSize, kvBlocksFor(config), maxRunning);
+        return new Engine.Options(null, kvBlockSize, kvBlocksFor(config), maxRunning, kvFormat);
     }
 
     private static void atLeast(String field, int value, int min) {

@@ -39,7 +39,7 @@ final class PrefixCache {
     PrefixCache(BlockPool pool, long budgetBytes) {
         this.pool = pool;
         this.blockSize = pool.blockSize();
-        long blockBytes = BlockPool.blockBytes(pool.blockSize(), pool.slots(), pool.dim());
+        long blockBytes = pool.blockBytes();
         if (budgetBytes < blockBytes) {
             this.entries = null;
             return;

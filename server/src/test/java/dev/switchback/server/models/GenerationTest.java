@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.sampling.SamplingParams;
 import dev.switchback.server.generation.GenerationListener.FinishReason;
 import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.scheduler.Scheduler;
 import dev.switchback.store.ModelStore;
+import dev.switchback.store.OpenedModel;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.tokenizer.BpeTokenizer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -31,6 +33,7 @@ class GenerationTest {
     @TempDir
     static Path root;
     static ModelStore store;
+    static Path modelDir;
     static Engine reference;
     static Engine bigramReference;
     static BpeTokenizer tokenizer;
@@ -38,7 +41,8 @@ class GenerationTest {
     @BeforeAll
     static void publish() {
         store = new ModelStore(root);
-        reference = ServableModels.engine(store, ServableModels.publish(store, MODEL, ServableModels.switchUnbounded(), 11));
+        modelDir = ServableModels.publish(store, MODEL, ServableModels.switchUnbounded(), 11);
+        reference = ServableModels.engine(store, modelDir);
         bigramReference = ServableModels.engine(store, ServableModels.publish(store, BIGRAM,
                 new Architecture.Hash(4, 1, Architecture.HashKind.bigram, 7, 0.0), 13));
         tokenizer = ServableModels.tokenizer();
@@ -86,6 +90,34 @@ class GenerationTest {
             assertEquals(expected.size(), r.completion().usage().completionTokens());
             FinishReason reason = expected.getLast() == tokenizer.endOfTextId() ? FinishReason.STOP : FinishReason.LENGTH;
             assertEquals(reason, r.completion().reason());
+        }
+    }
+
+    /** With a BF16 KV cache, batched and prefix-shared requests get what an engine loop with that cache gets. */
+    @Test
+    void aBf16KvCacheServesWhatAnEngineWithOneGenerates() throws Exception {
+        Engine bf16Reference;
+        try (OpenedModel opened = store.open(modelDir)) {
+            bf16Reference = Engine.load(opened, Engine.Options.defaults().withMaxSequences(2).withKvFormat(KvFormat.BF16));
+        }
+        List<List<Integer>> expected = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            expected.add(ServableModels.generate(bf16Reference, PROMPT + " " + prompt(i), SamplingParams.greedy(24)));
+        }
+        try (EngineGenerationService service = serve(ServerOptions.defaults().withKvFormat(KvFormat.BF16))) {
+            List<Recorder> recorders = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                Recorder r = new Recorder();
+                service.submit(new GenerationRequest(MODEL, PROMPT + " " + prompt(i), SamplingParams.greedy(24), false, null), r);
+                recorders.add(r);
+            }
+            for (int i = 0; i < 6; i++) {
+                Recorder.Result r = recorders.get(i).await();
+                assertNull(r.error(), "request " + i);
+                assertEquals(expected.get(i), r.tokens(), "request " + i);
+            }
+            int f32Blocks = ServerOptions.defaults().kvBlocksFor(ServableModels.config(ServableModels.switchUnbounded()));
+            assertEquals(2 * f32Blocks, service.scheduler(MODEL).stats().totalKvBlocks(), "the pool holds BF16 blocks");
         }
     }
 

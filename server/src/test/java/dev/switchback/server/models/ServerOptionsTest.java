@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.kv.BlockPool;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
 import java.time.Duration;
@@ -36,6 +37,19 @@ class ServerOptionsTest {
         refused("defaultMaxTokens", () -> d.withDefaultMaxTokens(0));
         refused("requestTimeout", () -> d.withRequestTimeout(Duration.ofSeconds(-1)));
         refused("defaultTimeout", () -> new SchedulerOptions(1, 1, 1, 1, 0, null));
+        IllegalArgumentException cuda = assertThrows(IllegalArgumentException.class,
+                () -> d.withKvFormat(KvFormat.BF16).withDevice("cuda:0"));
+        assertEquals("a bf16 KV cache is for the CPU engine; cuda:0 keeps its own F32 cache", cuda.getMessage());
+    }
+
+    @Test
+    void aBf16KvCacheHoldsTwiceTheBlocksInTheSameBytes() {
+        ModelConfig config = ServableModels.config(ServableModels.switchUnbounded());
+        ServerOptions f32 = ServerOptions.defaults().withKvCacheBytes(64L << 20);
+        ServerOptions bf16 = f32.withKvFormat(KvFormat.BF16);
+        assertEquals(2 * f32.kvBlocksFor(config), bf16.kvBlocksFor(config));
+        assertEquals(KvFormat.BF16, bf16.engineFor(config).kvFormat());
+        assertEquals(KvFormat.F32, f32.engineFor(config).kvFormat());
     }
 
     @Test
