@@ -85,6 +85,10 @@ final class ServerBench implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "3", paramLabel = "N", description = "Best of N rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N",
+            description = "Untimed rounds first, so the JIT has compiled the serving path (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--io-threads", defaultValue = "0", paramLabel = "N", description = "Server event-loop threads (0: Netty's default, twice the cores).")
     int ioThreads;
 
@@ -99,8 +103,8 @@ final class ServerBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (streams < 1 || maxTokens < 1 || rounds < 1) {
-            throw new IllegalArgumentException("--streams, --max-tokens and --rounds must be >= 1");
+        if (streams < 1 || maxTokens < 1 || rounds < 1 || warmup < 0) {
+            throw new IllegalArgumentException("--streams, --max-tokens and --rounds must be >= 1, --warmup >= 0");
         }
         if ((model == null) == (config == null)) {
             throw new IllegalArgumentException("give exactly one of --model NAME or --config FILE");
@@ -166,9 +170,13 @@ final class ServerBench implements Callable<Integer> {
             }
             int port = server.port("http");
             try (SwitchbackClient sdk = SwitchbackClient.connect(url)) {
-                // Warm-up: JIT, KV blocks, connections.
-                runConcurrent(sdk, port, pool);
-                runSequential(sdk, port);
+                // Warm-up: JIT, KV blocks, connections. On few cores the compiler threads compete with the kernels'
+                // for CPU, so the serving path needs several rounds before it stops running interpreted.
+                for (int w = 0; w < warmup; w++) {
+                    runConcurrent(sdk, port, pool);
+                    runSequential(sdk, port);
+                    runInProcess(service);
+                }
                 loopCpuNanos = 0;
                 loopTokens = 0;
                 double sequential = 0;
@@ -188,8 +196,8 @@ final class ServerBench implements Callable<Integer> {
                     speedups[r] = conc / seq;
                     overheads[r] = 100 * (1 - conc / local);
                 }
-                out.printf(Locale.ROOT, "model %s, %d streams, up to %d tokens each, best of %d rounds, %d cores, %s client%n", model,
-                        streams, maxTokens, rounds, Runtime.getRuntime().availableProcessors(), client);
+                out.printf(Locale.ROOT, "model %s, %d streams, up to %d tokens each, best of %d rounds after %d untimed, %d cores, %s client%n", model,
+                        streams, maxTokens, rounds, warmup, Runtime.getRuntime().availableProcessors(), client);
                 out.println("| measurement | generated tokens/s | ratio |");
                 out.println("|---|---:|---:|");
                 out.printf(Locale.ROOT, "| %d sequential HTTP+SSE requests | %.1f | 1.00× |%n", streams, sequential);

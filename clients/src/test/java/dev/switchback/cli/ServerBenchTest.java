@@ -23,7 +23,7 @@ class ServerBenchTest {
         Path file = dir.resolve("small.json");
         Files.writeString(file, config);
         CliRun run = CliRun.of("bench", "server", "--config", file.toString(), "--tokenizer", TOKENIZER.toString(), "--dtype", "BF16",
-                "--streams", "3", "--max-tokens", "5", "--rounds", "1", "--client", "raw");
+                "--streams", "3", "--max-tokens", "5", "--rounds", "1", "--warmup", "1", "--client", "raw");
         assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.out().contains("model small-random-bf16, 3 streams, up to 5 tokens each"), run.out());
         for (String row : new String[] {"3 sequential HTTP+SSE requests", "3 concurrent HTTP+SSE streams", "3 concurrent in-process generations"}) {
