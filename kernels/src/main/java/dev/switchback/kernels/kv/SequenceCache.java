@@ -1,5 +1,6 @@
 package dev.switchback.kernels.kv;
 
+import dev.switchback.kernels.cpu.VectorKernels;
 import dev.switchback.kernels.tensor.Matrix;
 import java.util.Arrays;
 
@@ -144,9 +145,12 @@ public final class SequenceCache implements AutoCloseable {
                 int dst = (h * columns + p) * headSize;
                 for (int i = 0; i < headSize; i++) {
                     int kc = kAt + (h * headSize + i) * bs;
-                    int vc = at + h * headSize + i;
                     keys[dst + i] = f32 ? pool.keys(block)[kc] : Matrix.Bf16.widen(pool.keys16(block)[kc]);
-                    values[dst + i] = f32 ? pool.values(block)[vc] : Matrix.Bf16.widen(pool.values16(block)[vc]);
+                }
+                if (f32) {
+                    System.arraycopy(pool.values(block), at + h * headSize, values, dst, headSize);
+                } else {
+                    VectorKernels.widen(pool.values16(block), at + h * headSize, headSize, values, dst);
                 }
             }
         }
