@@ -76,6 +76,8 @@ final class ServerBench implements Callable<Integer> {
     @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16", description = "KV cache storage (default: ${DEFAULT-VALUE}).")
     String kvCacheDtype;
 
+    private KvFormat kvFormat;
+
     @Option(names = "--streams", defaultValue = "16", paramLabel = "N", description = "Concurrent streams (default: ${DEFAULT-VALUE}).")
     int streams;
 
@@ -112,6 +114,7 @@ final class ServerBench implements Callable<Integer> {
         if (dtype != DType.F32 && dtype != DType.BF16) {
             throw new IllegalArgumentException("--dtype must be F32 or BF16, got " + dtype);
         }
+        kvFormat = KvFormat.parse(kvCacheDtype);
         PrintWriter out = spec.commandLine().getOut();
         if (config == null) {
             return serve(new ModelStore(store != null ? store : Defaults.store()), out);
@@ -155,7 +158,7 @@ final class ServerBench implements Callable<Integer> {
 
     private int serve(ModelStore s, PrintWriter out) throws Exception {
         PrometheusRegistry registry = new PrometheusRegistry();
-        ServerOptions options = ServerOptions.defaults().withModels(List.of(model)).withKvFormat(KvFormat.parse(kvCacheDtype))
+        ServerOptions options = ServerOptions.defaults().withModels(List.of(model)).withKvFormat(kvFormat)
                 .withBatching(Math.max(256, streams), Math.max(16, streams), Math.max(512, streams), 256);
         EngineGenerationService service = new EngineGenerationService(s, options, registry);
         try (SwitchbackServer server = new SwitchbackServer(service, registry,

@@ -40,5 +40,7 @@ class ServerBenchTest {
         assertEquals("error: give exactly one of --model NAME or --config FILE", both.err().strip());
         CliRun dtype = CliRun.of("bench", "server", "--config", "c.json", "--dtype", "I32");
         assertEquals("error: --dtype must be F32 or BF16, got I32", dtype.err().strip());
+        CliRun kv = CliRun.of("bench", "server", "--config", "c.json", "--kv-cache-dtype", "fp8");
+        assertEquals("error: KV cache dtype must be f32 or bf16, got 'fp8'", kv.err().strip());
     }
 }
