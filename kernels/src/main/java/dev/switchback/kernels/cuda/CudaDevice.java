@@ -141,8 +141,17 @@ public final class CudaDevice implements AutoCloseable {
         return allocated;
     }
 
+    /**
+     * Makes this device the calling thread's current one. CUDA allocates on the current device, so a thread that
+     * drives several devices (one rank per GPU, as NCCL's in-process communicators do) must switch before each use.
+     */
+    public void use() {
+        rt.setDevice(ordinal);
+    }
+
     /** Device memory, freed with the device. */
     public long malloc(long bytes) {
+        use();
         long p = rt.malloc(Math.max(bytes, 16));
         allocations.add(p);
         allocated += bytes;
@@ -158,6 +167,7 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Uploads host memory (a native segment) synchronously. */
     public void upload(long dst, MemorySegment src, long bytes) {
+        use();
         rt.memcpyAsync(dst, src.address(), bytes, Cudart.H2D, stream);
         rt.streamSynchronize(stream);
     }
@@ -197,6 +207,7 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Copies {@code count} elements of {@code layout} from the device into the Java array {@code out}, waiting for them. */
     private void download(long src, ValueLayout layout, Object out, int count) {
+        use();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(layout, Math.max(1, count));
             rt.memcpyAsync(s.address(), src, layout.byteSize() * count, Cudart.D2H, stream);
@@ -206,6 +217,7 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     public void synchronize() {
+        use();
         rt.streamSynchronize(stream);
     }
 

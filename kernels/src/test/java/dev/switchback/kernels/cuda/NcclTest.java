@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The NCCL binding. With one GPU (all this project's device machines have had so far) a rank exchanges with itself,
- * which runs the same grouped send/receive path an all-to-all over several GPUs takes.
+ * The NCCL binding. With one GPU a rank exchanges with itself, which runs the same grouped send/receive path an
+ * all-to-all over several GPUs takes; with two or more, two ranks exchange uneven counts across GPUs.
  */
 class NcclTest {
     @Test
@@ -56,6 +56,45 @@ class NcclTest {
             assertEquals("rank 0 sends -1 elements to rank 0", negative.getMessage());
             assertThrows(IllegalArgumentException.class, () -> nccl.allToAll(new long[] {src, src}, new long[][] {{0}},
                     new long[][] {{1}}, new long[] {dst}, new long[][] {{0}}, Nccl.DataType.FLOAT32, new long[] {dev.stream()}));
+        }
+    }
+
+    /**
+     * Two GPUs, uneven counts both ways: every element arrives once, at the receiver's offset for its sender, in order
+     * (what expert parallelism needs when a step routes different numbers of tokens to each device's experts).
+     */
+    @Tag("gpu")
+    @Test
+    void twoRanksExchangeUnevenCountsAcrossGpus() {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        try (CudaDevice d0 = CudaDevice.open(0); CudaDevice d1 = CudaDevice.open(1); Nccl nccl = Nccl.open(0, 1)) {
+            CudaDevice[] devs = {d0, d1};
+            long[][] counts = {{2, 3}, {4, 1}}; // rank r sends counts[r][p] elements to rank p
+            long[][] sendOffsets = {{0, 2}, {0, 4}};
+            long[][] recvOffsets = {{0, 2}, {0, 3}}; // rank p receives from rank r at recvOffsets[p][r]
+            long[] send = new long[2];
+            long[] recv = new long[2];
+            long[] streams = new long[2];
+            for (int r = 0; r < 2; r++) {
+                float[] values = new float[5];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = 100 * r + i;
+                }
+                send[r] = devs[r].upload(values);
+                recv[r] = devs[r].zeros(4L * 8);
+                streams[r] = devs[r].stream();
+            }
+            nccl.allToAll(send, sendOffsets, counts, recv, recvOffsets, Nccl.DataType.FLOAT32, streams);
+            float[] got0 = new float[8];
+            float[] got1 = new float[8];
+            d0.synchronize();
+            d1.synchronize();
+            d0.download(recv[0], got0, 8);
+            d1.download(recv[1], got1, 8);
+            assertArrayEquals(new float[] {0, 1, 100, 101, 102, 103, 0, 0}, got0, "rank 0: its own 2, then rank 1's 4");
+            assertArrayEquals(new float[] {2, 3, 4, 104, 0, 0, 0, 0}, got1, "rank 1: rank 0's 3, then its own 1");
         }
     }
 }
