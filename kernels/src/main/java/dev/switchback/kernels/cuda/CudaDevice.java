@@ -337,6 +337,7 @@ public final class CudaDevice implements AutoCloseable {
             return;
         }
         closed = true;
+        use();
         rt.streamSynchronize(stream);
         for (long p : allocations) {
             rt.free(p);

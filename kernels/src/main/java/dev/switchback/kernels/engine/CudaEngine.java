@@ -577,6 +577,7 @@ public final class CudaEngine implements StepEngine {
         }
         closed = true;
         Cudart rt = dev.runtime();
+        dev.use(); // the closing thread may have another device current (a server closes models off the scheduler)
         rt.streamSynchronize(dev.stream());
         for (long g : graphs.values()) {
             rt.graphExecDestroy(g);

@@ -14,6 +14,7 @@ import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -205,6 +206,53 @@ class CudaEngineTest {
                 gNext = gpu.decode(List.of(new Engine.Step(g, new int[] {gNext})), List.of(CudaEngine.Sampling.GREEDY))[0];
                 assertEquals(cNext, gNext, "token " + (i + 1));
             }
+        }
+    }
+
+    /**
+     * A server loads a model on one thread and drives it from another, whose current CUDA device is 0: an engine on
+     * the second GPU must still decode the CPU engine's tokens and read its counters from there.
+     */
+    @Test
+    void anEngineOnTheSecondGpuWorksFromAThreadWhoseCurrentDeviceIsTheFirst() throws Exception {
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.switchUnbounded());
+        ModelWeights w = weights(config, 6);
+        Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null, Engine.Options.defaults().withFormat(WeightFormat.BF16));
+        int[] prompt = TestModels.tokens(10, 6);
+        List<Integer> expected = new ArrayList<>();
+        Sequence c = cpu.newSequence();
+        int next = argmax(cpu.prefill(c, prompt));
+        for (int i = 0; i < 12; i++) {
+            expected.add(next);
+            next = argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {next})))[0]);
+        }
+        try (CudaDevice second = CudaDevice.open(1); CudaEngine gpu = new CudaEngine(w, second, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            device.use(); // this thread back on device 0
+            List<Integer> got = new ArrayList<>();
+            long[] routed = new long[1];
+            Thread driver = new Thread(() -> {
+                Sequence g = gpu.newSequence();
+                int t = gpu.decode(List.of(new Engine.Step(g, prompt)), List.of(CudaEngine.Sampling.GREEDY))[0];
+                for (int i = 0; i < 12; i++) {
+                    got.add(t);
+                    t = gpu.decode(List.of(new Engine.Step(g, new int[] {t})), List.of(CudaEngine.Sampling.GREEDY))[0];
+                }
+                for (long[] layer : gpu.routedTokens()) {
+                    for (long n : layer) {
+                        routed[0] += n;
+                    }
+                }
+            });
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            driver.setUncaughtExceptionHandler((t, e) -> failure.set(e));
+            driver.start();
+            driver.join();
+            if (failure.get() != null) {
+                throw new AssertionError("driving the engine on cuda:1 from another thread failed", failure.get());
+            }
+            assertEquals(expected, got);
+            assertTrue(routed[0] > 0, "the device's routed counters were read");
         }
     }
 
