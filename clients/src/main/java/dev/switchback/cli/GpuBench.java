@@ -6,6 +6,8 @@ import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.engine.ShardedCudaEngine;
+import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.ModelWeights;
 import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
@@ -63,6 +65,11 @@ public final class GpuBench implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "0", paramLabel = "N", description = "CUDA device ordinal.")
     int device;
 
+    @Option(names = "--gpus", paramLabel = "N,N,...",
+            description = "Also run the model with its experts sharded over these GPUs (each holds the dense weights and a share of"
+                    + " every sparse block's experts; NCCL sums the shares) and print the scaling against one GPU.")
+    String gpus;
+
     @Option(names = "--no-graphs", description = "Launch every kernel of a step instead of replaying a captured CUDA graph.")
     boolean noGraphs;
 
@@ -117,11 +124,14 @@ public final class GpuBench implements Callable<Integer> {
                     dev.programmaticLaunch() ? "on" : "off", gemmMinTokens, bandwidth / 1e9);
             CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs,
                     gemmMinTokens);
+            double[] single = new double[bs.size()];
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
                 out.println("| batch | tok/s | ms/step | weight MB/step | roofline tok/s | % of roofline |");
                 out.println("|---:|---:|---:|---:|---:|---:|");
-                for (int b : bs) {
-                    double tps = tokensPerSecond(engine, b);
+                for (int i = 0; i < bs.size(); i++) {
+                    int b = bs.get(i);
+                    double tps = tokensPerSecond(engine, engine::decode, b);
+                    single[i] = tps;
                     double stepBytes = stepBytes(config, b);
                     double roofline = b * bandwidth / stepBytes;
                     out.printf(Locale.ROOT, "| %d | %.0f | %.3f | %.1f | %.0f | %.0f%% |%n", b, tps, 1000.0 * b / tps,
@@ -129,12 +139,31 @@ public final class GpuBench implements Callable<Integer> {
                     out.flush();
                 }
             }
+            if (gpus != null) {
+                int[] group = BenchCommand.ints(gpus).stream().mapToInt(Integer::intValue).toArray();
+                try (ShardedCudaEngine sharded = ShardedCudaEngine.open(w, group, options)) {
+                    out.printf(Locale.ROOT, "experts sharded over %d GPUs %s (kernel by kernel, no graphs); one GPU above ran with graphs %s%n",
+                            group.length, java.util.Arrays.toString(group), noGraphs ? "off" : "on");
+                    out.println("| batch | 1 GPU tok/s | " + group.length + " GPUs tok/s | scaling |");
+                    out.println("|---:|---:|---:|---:|");
+                    for (int i = 0; i < bs.size(); i++) {
+                        double tps = tokensPerSecond(sharded, sharded::decode, bs.get(i));
+                        out.printf(Locale.ROOT, "| %d | %.0f | %.0f | %.2f× |%n", bs.get(i), single[i], tps, tps / single[i]);
+                        out.flush();
+                    }
+                }
+            }
         }
         return 0;
     }
 
+    /** A greedy decoding call of either engine. */
+    interface Decoding {
+        int[] decode(List<Engine.Step> steps, List<CudaEngine.Sampling> sampling);
+    }
+
     /** Generated tokens per second of greedy decoding {@code b} sequences after a batched prefill. */
-    private double tokensPerSecond(CudaEngine engine, int b) {
+    private double tokensPerSecond(StepEngine engine, Decoding decoding, int b) {
         SplittableRandom rng = new SplittableRandom(11);
         List<Sequence> seqs = new ArrayList<>();
         List<Engine.Step> steps = new ArrayList<>();
@@ -145,7 +174,7 @@ public final class GpuBench implements Callable<Integer> {
             steps.add(new Engine.Step(s, rng.ints(promptLen, 0, engine.config().vocabSize()).toArray()));
             greedy.add(CudaEngine.Sampling.GREEDY);
         }
-        int[] next = engine.decode(steps, greedy);
+        int[] next = decoding.decode(steps, greedy);
         long start = 0;
         for (int i = 0; i < warmup + this.steps; i++) {
             if (i == warmup) {
@@ -155,7 +184,7 @@ public final class GpuBench implements Callable<Integer> {
             for (int j = 0; j < b; j++) {
                 steps.add(new Engine.Step(seqs.get(j), new int[] {next[j]}));
             }
-            next = engine.decode(steps, greedy);
+            next = decoding.decode(steps, greedy);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         seqs.forEach(Sequence::close);

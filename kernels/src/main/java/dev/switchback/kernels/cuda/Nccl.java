@@ -41,7 +41,7 @@ public final class Nccl implements AutoCloseable {
         }
     }
 
-    private final MethodHandle send, recv, groupStart, groupEnd, commDestroy, errorString;
+    private final MethodHandle send, recv, allReduce, groupStart, groupEnd, commDestroy, errorString;
     private final int[] devices;
     private final long[] comms;
     private final int version;
@@ -58,6 +58,9 @@ public final class Nccl implements AutoCloseable {
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
         recv = linker.downcallHandle(lib.findOrThrow("ncclRecv"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        // ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t).
+        allReduce = linker.downcallHandle(lib.findOrThrow("ncclAllReduce"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
         groupStart = linker.downcallHandle(lib.findOrThrow("ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
         groupEnd = linker.downcallHandle(lib.findOrThrow("ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
         commDestroy = linker.downcallHandle(lib.findOrThrow("ncclCommDestroy"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
@@ -100,7 +103,8 @@ public final class Nccl implements AutoCloseable {
         return new Nccl(lib, devices);
     }
 
-    static SymbolLookup findLibrary() {
+    /** NCCL's library where it is installed, or null. */
+    public static SymbolLookup findLibrary() {
         List<Path> paths = new ArrayList<>();
         for (String home : new String[] {System.getenv("CUDA_HOME"), "/usr/local/cuda"}) {
             if (home != null && !home.isBlank()) {
@@ -186,6 +190,26 @@ public final class Nccl implements AutoCloseable {
             }
         } catch (Throwable t) {
             throw CudaException.rethrow(t, "NCCL all-to-all failed");
+        }
+    }
+
+    /**
+     * Rank {@code rank}'s part of an in-place sum over every rank's {@code count} elements at {@code buffer}: each rank
+     * calls it from the thread that drives its device, on its own stream; every rank ends with the same sums.
+     * Enqueued only (and capturable in a CUDA graph).
+     */
+    public void allReduceSum(int rank, long buffer, long count, DataType type, long stream) {
+        if (closed) {
+            throw new IllegalStateException("NCCL communicators are closed");
+        }
+        if (rank < 0 || rank >= devices.length || count < 0) {
+            throw new IllegalArgumentException("all-reduce of " + count + " elements on rank " + rank + " of " + devices.length);
+        }
+        try {
+            check("ncclAllReduce(rank " + rank + ", " + count + " elements)",
+                    (int) allReduce.invokeExact(buffer, buffer, count, type.code, 0 /* ncclSum */, comms[rank], stream));
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL all-reduce failed");
         }
     }
 

@@ -8,6 +8,7 @@ import dev.switchback.kernels.cuda.Cublas;
 import dev.switchback.kernels.cuda.CudaException;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.RoutePlan;
@@ -64,8 +65,24 @@ public final class CudaEngine implements StepEngine {
     private final MemorySegment hostSampled;
     private boolean closed;
 
-    /** The device weights of one block; {@code w1/w2} hold {@code experts} matrices back to back (1 when dense). */
-    private record Layer(long attnNorm, long wqkv, long wo, long ffnNorm, long router, long w1, long w2, int experts) {}
+    /**
+     * The device weights of one block; {@code w1/w2} hold the block's FFN matrices back to back: one when dense, this
+     * engine's experts ({@code expertFrom … expertTo − 1}) when sparse.
+     */
+    private record Layer(long attnNorm, long wqkv, long wo, long ffnNorm, long router, long w1, long w2, boolean sparse) {}
+
+    /**
+     * One rank of an expert-sharded group ({@link ShardedCudaEngine}): the experts this device computes in every sparse
+     * block, the communicators that sum the ranks' expert outputs, and the sequences the group shares (null for the
+     * first rank, which makes them).
+     */
+    record Shard(Nccl nccl, int rank, int expertFrom, int expertTo, KvSequences sequences) {}
+
+    /** Null when this engine computes every expert itself. */
+    private final Shard shard;
+    private final int expertFrom, expertTo;
+    /** With a shard: the sparse blocks' output, summed over the ranks before it joins the residual. */
+    private final long moe;
 
     /**
      * @param kvBlockSize positions per KV block
@@ -105,7 +122,12 @@ public final class CudaEngine implements StepEngine {
 
     /** An engine on {@code dev} (which the caller keeps and closes). */
     public CudaEngine(ModelWeights w, CudaDevice dev, Options options) {
-        this(w, dev, options, false);
+        this(w, dev, options, false, null);
+    }
+
+    /** One rank of a {@link ShardedCudaEngine} on {@code dev} (which the caller keeps and closes). */
+    CudaEngine(ModelWeights w, CudaDevice dev, Options options, Shard shard) {
+        this(w, dev, options, false, shard);
     }
 
     /**
@@ -116,14 +138,14 @@ public final class CudaEngine implements StepEngine {
         ModelWeights w = ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16);
         CudaDevice dev = CudaDevice.open(device);
         try {
-            return new CudaEngine(w, dev, options, true);
+            return new CudaEngine(w, dev, options, true, null);
         } catch (RuntimeException e) {
             dev.close();
             throw e;
         }
     }
 
-    private CudaEngine(ModelWeights w, CudaDevice dev, Options options, boolean ownsDevice) {
+    private CudaEngine(ModelWeights w, CudaDevice dev, Options options, boolean ownsDevice, Shard shard) {
         long allocatedBefore = dev.allocatedBytes();
         this.dev = dev;
         this.ownsDevice = ownsDevice;
@@ -138,6 +160,12 @@ public final class CudaEngine implements StepEngine {
         this.slots = passes * layers;
         Architecture.Sparse sparse = config.architecture().sparse();
         this.experts = sparse == null ? 1 : sparse.experts();
+        this.shard = shard;
+        this.expertFrom = shard == null ? 0 : shard.expertFrom();
+        this.expertTo = shard == null ? experts : shard.expertTo();
+        if (expertFrom < 0 || expertTo > experts || expertFrom >= expertTo) {
+            throw new IllegalArgumentException("experts " + expertFrom + ".." + (expertTo - 1) + " of " + experts);
+        }
         this.k = switch (sparse) {
             case Architecture.TopK t -> t.k();
             case null, default -> 1;
@@ -152,7 +180,11 @@ public final class CudaEngine implements StepEngine {
         this.blockSize = options.kvBlockSize();
         this.maxBlocks = (config.contextLength() + blockSize - 1) / blockSize;
         this.totalBlocks = options.kvBlocks() > 0 ? options.kvBlocks() : maxBlocks * options.maxSequences();
-        long weightBytes = 2L * config.totalParameters();
+        int sparseBlocks = 0;
+        for (int l = 0; l < layers; l++) {
+            sparseBlocks += config.architecture().isSparseLayer(l) ? 1 : 0;
+        }
+        long weightBytes = 2L * config.totalParameters() - 2L * (experts - (expertTo - expertFrom)) * 2L * d * dFf * sparseBlocks;
         long kvBytes = 2L * 4 * totalBlocks * slots * blockSize * d;
         long free = dev.runtime().memoryInfo()[0];
         if (weightBytes + kvBytes > free) {
@@ -171,15 +203,17 @@ public final class CudaEngine implements StepEngine {
             uploadBf16(wqkv, 4L * d * d, lw.wv());
             long wo = dev.malloc(2L * d * d);
             uploadBf16(wo, 0, lw.wo());
-            int e = lw.w1().length;
+            boolean sparseBlock = lw.w1().length > 1;
+            int first = sparseBlock ? expertFrom : 0;
+            int e = sparseBlock ? expertTo - expertFrom : lw.w1().length;
             long w1 = dev.malloc(2L * e * dFf * d);
             long w2 = dev.malloc(2L * e * d * dFf);
             for (int j = 0; j < e; j++) {
-                uploadBf16(w1, 2L * j * dFf * d, lw.w1()[j]);
-                uploadBf16(w2, 2L * j * d * dFf, lw.w2()[j]);
+                uploadBf16(w1, 2L * j * dFf * d, lw.w1()[first + j]);
+                uploadBf16(w2, 2L * j * d * dFf, lw.w2()[first + j]);
             }
             long router = lw.router() == null ? 0 : dev.upload(((Matrix.F32) lw.router()).data());
-            layerWeights[l] = new Layer(dev.upload(lw.attnNorm()), wqkv, wo, dev.upload(lw.ffnNorm()), router, w1, w2, e);
+            layerWeights[l] = new Layer(dev.upload(lw.attnNorm()), wqkv, wo, dev.upload(lw.ffnNorm()), router, w1, w2, sparseBlock);
         }
         embedding = dev.malloc(2L * vocab * d);
         uploadBf16(embedding, 0, w.tokenEmbedding);
@@ -198,11 +232,13 @@ public final class CudaEngine implements StepEngine {
         long blockFloats = (long) slots * blockSize * d;
         keys = dev.zeros(4L * totalBlocks * blockFloats);
         values = dev.zeros(4L * totalBlocks * blockFloats);
-        sequences = new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false), config);
+        sequences = shard != null && shard.sequences() != null ? shard.sequences()
+                : new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false), config);
 
         int tokens = options.maxTokens();
         int seqs = options.maxSequences();
         x = dev.malloc(4L * tokens * d);
+        moe = shard == null ? 0 : dev.malloc(4L * tokens * d);
         normed = dev.malloc(4L * tokens * d);
         qkv = dev.malloc(4L * tokens * 3 * d);
         att = dev.malloc(4L * tokens * d);
@@ -446,7 +482,9 @@ public final class CudaEngine implements StepEngine {
                 }
             }
         }
-        sequences.commit(steps);
+        if (shard == null) { // a sharded group records the step once, after every rank has run it
+            sequences.commit(steps);
+        }
     }
 
     /** Per-expert routed and dropped totals as of the last finished step, without touching the device. */
@@ -511,7 +549,7 @@ public final class CudaEngine implements StepEngine {
                         config.contextLength(), scale, keys, values, att);
                 dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
                 norm(0, n, w.ffnNorm(), eps, normed);
-                if (w.experts() == 1) {
+                if (!w.sparse()) {
                     dense(n, normed, w.w1(), dFf, d, hidden, CudaDevice.GELU_STORE);
                     dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
                 } else {
@@ -523,10 +561,27 @@ public final class CudaEngine implements StepEngine {
                     long counters = 8L * l * experts;
                     dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, ids,
                             prev, expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
-                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, experts, groupStart, n * k, grouped, k, 0, 1,
+                    // This engine's experts: the grouped kernel reads group g's slots from groupStart[g], so starting the
+                    // table at expertFrom and counting expertTo − expertFrom groups computes exactly those experts.
+                    long ownStart = groupStart + 4L * expertFrom;
+                    int owned = expertTo - expertFrom;
+                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, owned, ownStart, n * k, grouped, k, 0, 1,
                             0, CudaDevice.GELU_STORE);
-                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, x, experts, groupStart, n * k, 0, 1, grouped, k,
+                    long target = x;
+                    if (shard != null) { // the residual once (rank 0) plus every rank's experts, summed over the ranks
+                        target = moe;
+                        if (shard.rank() == 0) {
+                            dev.copy(x, moe, (long) n * d);
+                        } else {
+                            dev.runtime().memsetAsync(moe, 0, 4L * n * d, dev.stream());
+                        }
+                    }
+                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, owned, ownStart, n * k, 0, 1, grouped, k,
                             learned ? gate : 0, CudaDevice.ACCUMULATE);
+                    if (shard != null) {
+                        shard.nccl().allReduceSum(shard.rank(), moe, (long) n * d, Nccl.DataType.FLOAT32, dev.stream());
+                        dev.copy(moe, x, (long) n * d);
+                    }
                 }
             }
         }
@@ -561,7 +616,7 @@ public final class CudaEngine implements StepEngine {
     public long activeWeightBytesPerToken() {
         long bytes = 2L * d + 2L * vocab * d;
         for (int l = 0; l < layers; l++) {
-            boolean sparse = layerWeights[l].experts() > 1;
+            boolean sparse = layerWeights[l].sparse();
             bytes += passes * (2L * 4 * d * d + 2L * 2 * d * dFf * (sparse ? k : 1));
             if (layerWeights[l].router() != 0) {
                 bytes += passes * 4L * experts * d;

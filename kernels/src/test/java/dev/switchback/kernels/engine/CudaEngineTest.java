@@ -169,7 +169,7 @@ class CudaEngineTest {
                     double worst = 0;
                     for (int i = 0; i < 16; i++) {
                         worst = Math.max(worst, TestModels.relativeDifference(expected[i], actual[i]));
-                        assertEquals(argmax(actual[i]), next[i], a.kind() + " step " + step + " row " + i + ": graph vs eager");
+                        assertEquals(TestModels.argmax(actual[i]), next[i], a.kind() + " step " + step + " row " + i + ": graph vs eager");
                     }
                     assertTrue(worst <= 2e-2, a.kind() + " step " + step + ": relative difference " + worst);
                     cSteps.clear();
@@ -198,11 +198,11 @@ class CudaEngineTest {
             int[] prompt = TestModels.tokens(9, 5);
             Sequence c = cpu.newSequence();
             Sequence g = gpu.newSequence();
-            int cNext = argmax(cpu.prefill(c, prompt));
+            int cNext = TestModels.argmax(cpu.prefill(c, prompt));
             int gNext = gpu.decode(List.of(new Engine.Step(g, prompt)), List.of(CudaEngine.Sampling.GREEDY))[0];
             assertEquals(cNext, gNext, "first token");
             for (int i = 0; i < 20; i++) {
-                cNext = argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {cNext})))[0]);
+                cNext = TestModels.argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {cNext})))[0]);
                 gNext = gpu.decode(List.of(new Engine.Step(g, new int[] {gNext})), List.of(CudaEngine.Sampling.GREEDY))[0];
                 assertEquals(cNext, gNext, "token " + (i + 1));
             }
@@ -222,10 +222,10 @@ class CudaEngineTest {
         int[] prompt = TestModels.tokens(10, 6);
         List<Integer> expected = new ArrayList<>();
         Sequence c = cpu.newSequence();
-        int next = argmax(cpu.prefill(c, prompt));
+        int next = TestModels.argmax(cpu.prefill(c, prompt));
         for (int i = 0; i < 12; i++) {
             expected.add(next);
-            next = argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {next})))[0]);
+            next = TestModels.argmax(cpu.forward(List.of(new Engine.Step(c, new int[] {next})))[0]);
         }
         try (CudaDevice second = CudaDevice.open(1); CudaEngine gpu = new CudaEngine(w, second, new CudaEngine.Options(4, 0, 4, 64, true))) {
             device.use(); // this thread back on device 0
@@ -307,15 +307,5 @@ class CudaEngineTest {
             assertEquals(3, gpu.kvPool().freeBlocks(), "closing a sequence frees its blocks");
             assertEquals(1, gpu.forward(List.of(new Engine.Step(other, new int[] {1}))).length);
         }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

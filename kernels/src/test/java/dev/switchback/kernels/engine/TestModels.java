@@ -160,4 +160,15 @@ final class TestModels {
     static int[] tokens(long seed, int n) {
         return new Random(seed).ints(n, 0, VOCAB).toArray();
     }
+
+    /** Index of the largest value (the first of equals): a greedy pick. */
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
 }

@@ -1,0 +1,234 @@
+package dev.switchback.kernels.engine;
+
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.kernels.routing.ExpertStats;
+import dev.switchback.store.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntFunction;
+
+/**
+ * A model's experts sharded over several GPUs of this host: every GPU holds the dense weights and a contiguous share
+ * of each sparse block's experts, and runs the whole batch; in each sparse block every GPU computes its own experts'
+ * tokens and an NCCL all-reduce sums the shares into every GPU's residual (communicators bootstrapped in-process).
+ * Routing is computed identically everywhere, so the expert counters are the first GPU's. Each GPU is driven by a
+ * thread of its own; the step's sequences and KV blocks are shared bookkeeping (each GPU keeps its own copy of the
+ * keys and values, at the same block ids). Steps are launched kernel by kernel (no CUDA graphs yet).
+ *
+ * <p>This is expert sharding with replicated dense compute: it splits the experts' weights and reads over the GPUs
+ * but not the attention and dense layers, and it exchanges the residual rather than only the routed tokens.
+ */
+public final class ShardedCudaEngine implements StepEngine {
+    private final CudaDevice[] devices;
+    private final CudaEngine[] ranks;
+    private final ExecutorService[] threads;
+    private final Nccl nccl;
+    private final int[] firstExpert;
+    private boolean closed;
+
+    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert) {
+        this.devices = devices;
+        this.ranks = ranks;
+        this.threads = threads;
+        this.nccl = nccl;
+        this.firstExpert = firstExpert;
+    }
+
+    /**
+     * Opens {@code gpus} (CUDA ordinals, each once) and loads {@code w} over them: dense weights on each, the experts
+     * of every sparse block split into contiguous, near-equal shares in the order given.
+     */
+    public static ShardedCudaEngine open(ModelWeights w, int[] gpus, CudaEngine.Options options) {
+        ModelConfig config = w.config();
+        int experts = config.architecture().sparse() == null ? 1 : config.architecture().sparse().experts();
+        if (gpus.length < 2) {
+            throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + gpus.length);
+        }
+        if (experts < gpus.length) {
+            throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + gpus.length + " GPUs");
+        }
+        CudaEngine.Options eager = new CudaEngine.Options(options.kvBlockSize(), options.kvBlocks(), options.maxSequences(),
+                options.maxTokens(), false, options.gemmMinTokens());
+        Nccl nccl = Nccl.open(gpus);
+        int n = gpus.length;
+        CudaDevice[] devices = new CudaDevice[n];
+        CudaEngine[] ranks = new CudaEngine[n];
+        ExecutorService[] threads = new ExecutorService[n];
+        int[] first = new int[n + 1];
+        for (int r = 0; r <= n; r++) {
+            first[r] = (int) ((long) experts * r / n);
+        }
+        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, first);
+        try {
+            for (int r = 0; r < n; r++) {
+                int rank = r;
+                threads[r] = Executors.newSingleThreadExecutor(task -> {
+                    Thread t = new Thread(task, "cuda-rank-" + rank);
+                    t.setDaemon(true);
+                    return t;
+                });
+                KvSequences shared = r == 0 ? null : ranks[0].sequences();
+                engine.onRank(r, () -> {
+                    devices[rank] = CudaDevice.open(gpus[rank]);
+                    ranks[rank] = new CudaEngine(w, devices[rank], eager,
+                            new CudaEngine.Shard(nccl, rank, first[rank], first[rank + 1], shared));
+                    return null;
+                });
+            }
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        return engine;
+    }
+
+    /** Runs {@code task} on rank {@code r}'s thread and waits for it; its exception is rethrown here. */
+    private <T> T onRank(int r, Callable<T> task) {
+        try {
+            return threads[r].submit(task).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while rank " + r + " worked", e);
+        } catch (ExecutionException e) {
+            throw unwrap(e);
+        }
+    }
+
+    /** Runs {@code step} on every rank at once (they meet in the all-reduces) and returns rank 0's result. */
+    private <T> T onAll(IntFunction<T> step) {
+        List<Future<T>> results = new ArrayList<>();
+        for (int r = 0; r < ranks.length; r++) {
+            int rank = r;
+            results.add(threads[r].submit(() -> step.apply(rank)));
+        }
+        T first = null;
+        RuntimeException failure = null;
+        for (int r = 0; r < results.size(); r++) {
+            try {
+                T value = results.get(r).get();
+                if (r == 0) {
+                    first = value;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted during a sharded step", e);
+            } catch (ExecutionException e) {
+                failure = failure != null ? failure : unwrap(e);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return first;
+    }
+
+    private static RuntimeException unwrap(ExecutionException e) {
+        return e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+    }
+
+    @Override
+    public ModelConfig config() {
+        return ranks[0].config();
+    }
+
+    @Override
+    public KvSequences sequences() {
+        return ranks[0].sequences();
+    }
+
+    /** The GPUs, one rank each. */
+    public int ranks() {
+        return ranks.length;
+    }
+
+    @Override
+    public float[][] forward(List<Engine.Step> steps) {
+        if (steps.isEmpty()) {
+            return new float[0][];
+        }
+        sequences().begin(steps); // checked and reserved once, here, so every rank sees the same blocks
+        float[][] out = onAll(r -> ranks[r].forward(steps));
+        sequences().commit(steps);
+        return out;
+    }
+
+    /** {@link CudaEngine#decode}: each step's next token, sampled on the device (every rank draws the same). */
+    public int[] decode(List<Engine.Step> steps, List<CudaEngine.Sampling> sampling) {
+        if (steps.isEmpty()) {
+            return new int[0];
+        }
+        sequences().begin(steps);
+        int[] out = onAll(r -> ranks[r].decode(steps, sampling));
+        sequences().commit(steps);
+        return out;
+    }
+
+    @Override
+    public ExpertStats expertStats() {
+        return ranks[0].expertStats();
+    }
+
+    /** Tokens routed to ([layer][expert]) since load, read from the first GPU. */
+    public long[][] routedTokens() {
+        return onRank(0, ranks[0]::routedTokens);
+    }
+
+    @Override
+    public String expertDevice(int layer, int expert) {
+        if (!config().architecture().isSparseLayer(layer)) {
+            return StepEngine.super.expertDevice(layer, expert);
+        }
+        for (int r = 0; r < ranks.length; r++) {
+            if (expert < firstExpert[r + 1]) {
+                return devices[r].name();
+            }
+        }
+        throw new IllegalArgumentException("expert " + expert + " of " + firstExpert[ranks.length]);
+    }
+
+    @Override
+    public Map<String, Long> deviceBytes() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (CudaEngine r : ranks) {
+            out.putAll(r.deviceBytes());
+        }
+        return out;
+    }
+
+    /** Weight bytes one decoded token reads on the GPU that holds its experts (as {@link CudaEngine} counts them). */
+    public long activeWeightBytesPerToken() {
+        return ranks[0].activeWeightBytesPerToken();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (int r = 0; r < ranks.length; r++) {
+            int rank = r;
+            if (threads[r] != null) {
+                onRank(r, () -> {
+                    if (ranks[rank] != null) {
+                        ranks[rank].close();
+                    }
+                    if (devices[rank] != null) {
+                        devices[rank].close();
+                    }
+                    return null;
+                });
+                threads[r].shutdown();
+            }
+        }
+        nccl.close();
+    }
+}

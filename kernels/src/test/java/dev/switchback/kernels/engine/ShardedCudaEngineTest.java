@@ -1,0 +1,106 @@
+package dev.switchback.kernels.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.store.model.Architecture;
+import dev.switchback.store.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Experts sharded over two GPUs give what one GPU with every expert gives: the same greedy tokens, logits within the
+ * summation-order tolerance, the same routing counts, and each expert labelled with the GPU that holds it.
+ */
+@Tag("gpu")
+class ShardedCudaEngineTest {
+    private static final double TOLERANCE = 1e-3;
+
+    static Stream<Architecture> architectures() {
+        return Stream.of(TestModels.switchUnbounded(), TestModels.topTwoUnbounded(), TestModels.hashRandom(),
+                new Architecture.Ladder(2, TestModels.switchUnbounded()));
+    }
+
+    private static void assumeTwoGpus() {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+    }
+
+    @ParameterizedTest
+    @MethodSource("architectures")
+    void twoGpusDecodeWhatOneGpuDecodes(Architecture architecture) {
+        assumeTwoGpus();
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, architecture);
+        ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 21).source(), WeightFormat.BF16);
+        CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
+        try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
+                ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options)) {
+            assertEquals(2, two.ranks());
+            int experts = config.architecture().sparse().experts();
+            int sparse = 0;
+            while (!config.architecture().isSparseLayer(sparse)) {
+                sparse++;
+            }
+            assertEquals("cuda:0", two.expertDevice(sparse, 0));
+            assertEquals("cuda:1", two.expertDevice(sparse, experts - 1));
+            // A prompt chunk of one sequence beside another's: logits.
+            Sequence a1 = one.newSequence();
+            Sequence b1 = one.newSequence();
+            Sequence a2 = two.newSequence();
+            Sequence b2 = two.newSequence();
+            int[] pa = TestModels.tokens(3, 9);
+            int[] pb = TestModels.tokens(4, 5);
+            float[][] expected = one.forward(List.of(new Engine.Step(a1, pa), new Engine.Step(b1, pb)));
+            float[][] actual = two.forward(List.of(new Engine.Step(a2, pa), new Engine.Step(b2, pb)));
+            for (int i = 0; i < 2; i++) {
+                double diff = TestModels.relativeDifference(expected[i], actual[i]);
+                assertTrue(diff <= TOLERANCE, architecture.kind() + " row " + i + ": " + diff);
+            }
+            assertEquals(pa.length, a2.length());
+            // Greedy decoding of both sequences together.
+            int[] next1 = {TestModels.argmax(expected[0]), TestModels.argmax(expected[1])};
+            int[] next2 = next1.clone();
+            List<CudaEngine.Sampling> greedy = List.of(CudaEngine.Sampling.GREEDY, CudaEngine.Sampling.GREEDY);
+            List<Integer> tokens1 = new ArrayList<>();
+            List<Integer> tokens2 = new ArrayList<>();
+            for (int step = 0; step < 16; step++) {
+                next1 = one.decode(List.of(new Engine.Step(a1, new int[] {next1[0]}), new Engine.Step(b1, new int[] {next1[1]})), greedy);
+                next2 = two.decode(List.of(new Engine.Step(a2, new int[] {next2[0]}), new Engine.Step(b2, new int[] {next2[1]})), greedy);
+                tokens1.add(next1[0]);
+                tokens1.add(next1[1]);
+                tokens2.add(next2[0]);
+                tokens2.add(next2[1]);
+            }
+            assertEquals(tokens1, tokens2, architecture.kind() + ": greedy tokens");
+            long[][] routed1 = one.routedTokens();
+            long[][] routed2 = two.routedTokens();
+            for (int l = 0; l < routed1.length; l++) {
+                assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
+            }
+            assertEquals(2, two.deviceBytes().size());
+        }
+    }
+
+    @Test
+    void aGroupNeedsTwoGpusAndAnExpertForEach() {
+        assumeTwoGpus();
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.dense());
+        ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 22).source(), WeightFormat.BF16);
+        assertEquals("1 expert(s) per sparse block cannot be shared by 2 GPUs", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, new int[] {0, 1}, CudaEngine.Options.defaults())).getMessage());
+        assertEquals("sharding needs at least 2 GPUs, got 1", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, new int[] {0}, CudaEngine.Options.defaults())).getMessage());
+    }
+}
