@@ -14,6 +14,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -68,7 +69,8 @@ final class ServeCommand implements Callable<Integer> {
             description = "Where native models run: cpu, or cuda on the GPU of --gpus (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--gpus", defaultValue = "0", paramLabel = "N", description = "The CUDA device for --device cuda (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--gpus", defaultValue = "0", paramLabel = "N[,N...]",
+            description = "The CUDA device(s) for --device cuda; several shard each sparse block's experts over them (default: ${DEFAULT-VALUE}).")
     String gpus;
 
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")
@@ -90,26 +92,31 @@ final class ServeCommand implements Callable<Integer> {
                 return "cpu";
             }
             case "cuda" -> {
-                if (gpus.contains(",")) {
-                    throw new IllegalArgumentException("--gpus " + gpus + ": experts sharded over several GPUs are not built"
-                            + " yet; give one GPU");
-                }
-                int ordinal;
-                try {
-                    ordinal = Integer.parseInt(gpus.strip());
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--gpus must be a device number, got '" + gpus + "'");
+                List<Integer> ordinals = new ArrayList<>();
+                for (String g : gpus.split(",", -1)) {
+                    int ordinal;
+                    try {
+                        ordinal = Integer.parseInt(g.strip());
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--gpus must be device numbers separated by commas, got '" + gpus + "'");
+                    }
+                    if (ordinals.contains(ordinal)) {
+                        throw new IllegalArgumentException("--gpus lists device " + ordinal + " twice");
+                    }
+                    ordinals.add(ordinal);
                 }
                 String why = Cudart.unavailableReason();
                 if (why != null) {
                     throw new IllegalStateException("--device cuda: " + why + " (--device cpu still works)");
                 }
                 int count = Cudart.get().deviceCount();
-                if (ordinal < 0 || ordinal >= count) {
-                    throw new IllegalArgumentException("--gpus " + ordinal + ": this host has " + count + " CUDA device(s)");
+                for (int ordinal : ordinals) {
+                    if (ordinal < 0 || ordinal >= count) {
+                        throw new IllegalArgumentException("--gpus " + ordinal + ": this host has " + count + " CUDA device(s)");
+                    }
                 }
                 NvccBuild.findNvcc();
-                return "cuda:" + ordinal;
+                return "cuda:" + String.join(",", ordinals.stream().map(String::valueOf).toList());
             }
             default -> throw new IllegalArgumentException("--device must be cpu or cuda, got '" + device + "'");
         }

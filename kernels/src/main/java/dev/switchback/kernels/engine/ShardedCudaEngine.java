@@ -90,6 +90,11 @@ public final class ShardedCudaEngine implements StepEngine {
         return engine;
     }
 
+    /** Loads an opened model folder (BF16 weights) with its experts sharded over {@code gpus}, for a server. */
+    public static ShardedCudaEngine load(dev.switchback.store.OpenedModel model, CudaEngine.Options options, int[] gpus) {
+        return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options);
+    }
+
     /** Runs {@code task} on rank {@code r}'s thread and waits for it; its exception is rethrown here. */
     private <T> T onRank(int r, Callable<T> task) {
         try {

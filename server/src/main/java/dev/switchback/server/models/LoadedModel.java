@@ -3,6 +3,7 @@ package dev.switchback.server.models;
 import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.engine.ShardedCudaEngine;
 import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.server.generation.GenerationException;
@@ -62,8 +63,10 @@ final class LoadedModel {
                 engine = OnnxEngine.load(opened, engineOptions, Parallel.shared().threads());
             } else if (options.cudaDevice() >= 0) {
                 // The device engine takes whole steps of up to the scheduler's token budget.
-                engine = CudaEngine.load(opened, new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
-                        options.maxRunning(), options.tokenBudget(), true, 16), options.cudaDevice());
+                CudaEngine.Options cuda = new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
+                        options.maxRunning(), options.tokenBudget(), true, 16);
+                engine = options.cudaDevices().length > 1 ? ShardedCudaEngine.load(opened, cuda, options.cudaDevices())
+                        : CudaEngine.load(opened, cuda, options.cudaDevice());
             } else {
                 engine = Engine.load(opened, engineOptions);
             }
@@ -75,7 +78,7 @@ final class LoadedModel {
                 engine::expertDevice, engine.deviceBytes());
         Scheduler scheduler = new Scheduler(ref.name(), engine, tokenizer, options.scheduler(), modelMetrics).start();
         WeightFormat format = engine instanceof Engine e ? e.weights().format()
-                : engine instanceof CudaEngine ? WeightFormat.BF16 : WeightFormat.F32;
+                : engine instanceof CudaEngine || engine instanceof ShardedCudaEngine ? WeightFormat.BF16 : WeightFormat.F32;
         return new LoadedModel(ref, card, scheduler, weightBytes(config, format));
     }
 

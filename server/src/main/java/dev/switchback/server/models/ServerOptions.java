@@ -27,7 +27,8 @@ import java.util.List;
  * @param loadOnDemand whether a request for a model in the store that is not loaded (never loaded, or evicted)
  *     starts loading it (the request itself is refused with UNAVAILABLE, to be retried); an unloaded model stays
  *     unloaded until {@code load}
- * @param device where native models run: {@code cpu}, or {@code cuda:N} (ONNX exports always run on the CPU)
+ * @param device where native models run: {@code cpu}, {@code cuda:N}, or {@code cuda:N,M,...} for experts sharded over
+ *     those GPUs (ONNX exports always run on the CPU)
  * @param kvFormat how the CPU engine stores keys and values: F32, or BF16 for twice the positions in
  *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
  */
@@ -77,8 +78,8 @@ public record ServerOptions(
             throw new IllegalArgumentException("loadedModelsBytes must be > 0, got " + loadedModelsBytes);
         }
         atLeast("defaultMaxTokens", defaultMaxTokens, 1);
-        if (device == null || !(device.equals("cpu") || device.matches("cuda:\\d+"))) {
-            throw new IllegalArgumentException("device must be cpu or cuda:N, got " + device);
+        if (device == null || !(device.equals("cpu") || device.matches("cuda:\\d+(,\\d+)*"))) {
+            throw new IllegalArgumentException("device must be cpu, cuda:N or cuda:N,M,..., got " + device);
         }
         if (kvFormat == null) {
             throw new IllegalArgumentException("kvFormat must not be null");
@@ -177,9 +178,17 @@ public record ServerOptions(
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
     }
 
-    /** The CUDA device ordinal of {@code cuda:N}, or −1 for the CPU. */
+    /** The (first) CUDA device ordinal of {@code cuda:N[,M,...]}, or −1 for the CPU. */
     public int cudaDevice() {
-        return device.startsWith("cuda:") ? Integer.parseInt(device.substring(5)) : -1;
+        return device.startsWith("cuda:") ? cudaDevices()[0] : -1;
+    }
+
+    /** The CUDA device ordinals of {@code cuda:N[,M,...]} (several: experts sharded over them); empty for the CPU. */
+    public int[] cudaDevices() {
+        if (!device.startsWith("cuda:")) {
+            return new int[0];
+        }
+        return java.util.Arrays.stream(device.substring(5).split(",")).mapToInt(Integer::parseInt).toArray();
     }
 
     /** The engine settings for a model: weights as stored, this KV pool. */

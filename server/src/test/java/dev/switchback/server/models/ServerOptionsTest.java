@@ -1,5 +1,6 @@
 package dev.switchback.server.models;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -40,6 +41,15 @@ class ServerOptionsTest {
         IllegalArgumentException cuda = assertThrows(IllegalArgumentException.class,
                 () -> d.withKvFormat(KvFormat.BF16).withDevice("cuda:0"));
         assertEquals("a bf16 KV cache is for the CPU engine; cuda:0 keeps its own F32 cache", cuda.getMessage());
+    }
+
+    @Test
+    void severalGpusShardTheExperts() {
+        assertArrayEquals(new int[] {0, 1, 3}, ServerOptions.defaults().withDevice("cuda:0,1,3").cudaDevices());
+        assertEquals(0, ServerOptions.defaults().withDevice("cuda:0,1,3").cudaDevice());
+        assertEquals(2, ServerOptions.defaults().withDevice("cuda:2").cudaDevice());
+        assertEquals(0, ServerOptions.defaults().cudaDevices().length);
+        refused("device", () -> ServerOptions.defaults().withDevice("cuda:0,"));
     }
 
     @Test

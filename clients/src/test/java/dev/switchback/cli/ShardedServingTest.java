@@ -1,0 +1,105 @@
+package dev.switchback.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.sampling.SamplingParams;
+import dev.switchback.server.generation.GenerationException;
+import dev.switchback.server.generation.GenerationListener;
+import dev.switchback.server.generation.GenerationRequest;
+import dev.switchback.server.models.EngineGenerationService;
+import dev.switchback.server.models.ServerOptions;
+import dev.switchback.store.ModelStore;
+import dev.switchback.store.OpenedModel;
+import dev.switchback.store.PublishedModel;
+import dev.switchback.store.TinyModels;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The server with a model's experts sharded over two GPUs ({@code --device cuda --gpus 0,1}): concurrent greedy
+ * requests get what one GPU's engine generates alone. Runs only where two CUDA devices are found (tag {@code gpu}).
+ */
+@Tag("gpu")
+class ShardedServingTest {
+    static final int MAX_TOKENS = 12;
+
+    @Test
+    void requestsServedOnTwoGpusEqualOneGpusGreedyContinuation(@TempDir Path store) throws Exception {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        PublishedModel model = TinyModels.publishServable(new ModelStore(store), "tiny", 9);
+        List<String> prompts = List.of("In the beginning", "And God said", "the earth was without form", "darkness");
+        List<List<Integer>> expected = new ArrayList<>();
+        try (OpenedModel opened = new ModelStore(store).open(model.dir());
+                CudaEngine one = CudaEngine.load(opened, CudaEngine.Options.defaults(), 0)) {
+            var tokenizer = dev.switchback.store.tokenizer.BpeTokenizer.load(opened.tokenizerFile());
+            for (String p : prompts) {
+                List<Integer> ids = new ArrayList<>();
+                try (Sequence s = one.newSequence()) {
+                    float[] logits = one.prefill(s, tokenizer.encode(p));
+                    for (int i = 0; i < MAX_TOKENS; i++) {
+                        int next = argmax(logits);
+                        ids.add(next);
+                        if (next == tokenizer.endOfTextId()) {
+                            break;
+                        }
+                        logits = one.forward(List.of(new Engine.Step(s, new int[] {next})))[0];
+                    }
+                }
+                expected.add(ids);
+            }
+        }
+        ServerOptions options = ServerOptions.defaults().withDevice("cuda:0,1").withModels(List.of("tiny"));
+        try (EngineGenerationService service = new EngineGenerationService(new ModelStore(store), options, new PrometheusRegistry())) {
+            service.started().get(120, TimeUnit.SECONDS);
+            List<CompletableFuture<List<Integer>>> results = new ArrayList<>();
+            for (String p : prompts) {
+                CompletableFuture<List<Integer>> done = new CompletableFuture<>();
+                List<Integer> ids = new CopyOnWriteArrayList<>();
+                service.submit(new GenerationRequest("tiny", p, SamplingParams.greedy(MAX_TOKENS), false, null), new GenerationListener() {
+                    @Override
+                    public void onToken(TokenPiece piece) {
+                        ids.add(piece.tokenId());
+                    }
+
+                    @Override
+                    public void onComplete(Completion completion) {
+                        done.complete(ids);
+                    }
+
+                    @Override
+                    public void onError(GenerationException error) {
+                        done.completeExceptionally(error);
+                    }
+                });
+                results.add(done);
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                assertEquals(expected.get(i), results.get(i).get(60, TimeUnit.SECONDS), prompts.get(i));
+            }
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            best = v[i] > v[best] ? i : best;
+        }
+        return best;
+    }
+}
