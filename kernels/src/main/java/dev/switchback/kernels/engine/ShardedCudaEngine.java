@@ -25,6 +25,10 @@ import java.util.function.IntFunction;
  *
  * <p>This is expert sharding with replicated dense compute: it splits the experts' weights and reads over the GPUs
  * but not the attention and dense layers, and it exchanges the residual rather than only the routed tokens.
+ *
+ * <p>Bad calls are refused before any rank starts (the shared bookkeeping checks them once). A device error inside one
+ * rank's step leaves the other ranks' all-reduce without a partner; the step then fails, and the engine should be
+ * closed and loaded again rather than used further.
  */
 public final class ShardedCudaEngine implements StepEngine {
     private final CudaDevice[] devices;
