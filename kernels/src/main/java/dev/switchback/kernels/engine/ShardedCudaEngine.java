@@ -27,8 +27,8 @@ import java.util.function.IntFunction;
  * but not the attention and dense layers, and it exchanges the residual rather than only the routed tokens.
  *
  * <p>Bad calls are refused before any rank starts (the shared bookkeeping checks them once). A device error inside one
- * rank's step leaves the other ranks' all-reduce without a partner; the step then fails, and the engine should be
- * closed and loaded again rather than used further.
+ * rank's step leaves the other ranks' all-reduce without a partner: their step may never return, so the call can hang
+ * (not handled yet: NCCL's abort would be the way out).
  */
 public final class ShardedCudaEngine implements StepEngine {
     private final CudaDevice[] devices;
