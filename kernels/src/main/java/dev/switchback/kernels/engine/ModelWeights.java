@@ -38,6 +38,77 @@ public final class ModelWeights {
     }
 
     /**
+     * The same model with each sparse block's experts renumbered: new expert i of block l is old expert
+     * {@code order[l][i]} (router rows and expert matrices move together, so every token reaches the same weights
+     * under its new number). {@code order[l]} is null for dense blocks. A hash table is shared by every block, so a hash
+     * model takes one order for all of them; a bigram hash computes its expert and cannot be renumbered.
+     */
+    ModelWeights renumbered(int[][] order) {
+        Layer[] out = layers.clone();
+        int[] hashOrder = null;
+        for (int l = 0; l < layers.length; l++) {
+            int[] o = order[l];
+            if (o == null) {
+                continue;
+            }
+            Layer w = layers[l];
+            int experts = w.w1().length;
+            if (o.length != experts || !isPermutation(o)) {
+                throw new IllegalArgumentException("block " + l + ": " + Arrays.toString(o) + " is not an order of its " + experts + " experts");
+            }
+            Matrix[] w1 = new Matrix[experts];
+            Matrix[] w2 = new Matrix[experts];
+            for (int i = 0; i < experts; i++) {
+                w1[i] = w.w1()[o[i]];
+                w2[i] = w.w2()[o[i]];
+            }
+            Matrix router = null;
+            if (w.router() != null) {
+                Matrix.F32 r = (Matrix.F32) w.router();
+                float[] rows = new float[r.data().length];
+                for (int i = 0; i < experts; i++) {
+                    System.arraycopy(r.data(), o[i] * r.cols(), rows, i * r.cols(), r.cols());
+                }
+                router = new Matrix.F32(rows, r.rows(), r.cols());
+            }
+            if (hash != null) {
+                if (hashOrder != null && !Arrays.equals(hashOrder, o)) {
+                    throw new IllegalArgumentException("a hash model's blocks share one table, so they take one expert order");
+                }
+                hashOrder = o;
+            }
+            out[l] = new Layer(w.attnNorm(), w.wq(), w.wk(), w.wv(), w.wo(), w.ffnNorm(), router, w1, w2);
+        }
+        HashRouting renumberedHash = hash;
+        if (hash != null && hashOrder != null) {
+            if (hash.kind() != dev.switchback.store.model.Architecture.HashKind.random) {
+                throw new IllegalArgumentException("a " + hash.kind() + " hash computes its expert, so its experts cannot be renumbered");
+            }
+            int[] newNumber = new int[hashOrder.length];
+            for (int i = 0; i < hashOrder.length; i++) {
+                newNumber[hashOrder[i]] = i;
+            }
+            int[] table = hash.table();
+            for (int t = 0; t < table.length; t++) {
+                table[t] = newNumber[table[t]];
+            }
+            renumberedHash = new HashRouting(hash.kind(), hash.experts(), table);
+        }
+        return new ModelWeights(config, format, tokenEmbedding, head, finalNorm, out, renumberedHash);
+    }
+
+    private static boolean isPermutation(int[] o) {
+        boolean[] seen = new boolean[o.length];
+        for (int v : o) {
+            if (v < 0 || v >= o.length || seen[v]) {
+                return false;
+            }
+            seen[v] = true;
+        }
+        return true;
+    }
+
+    /**
      * Loads and checks every tensor {@code config} needs.
      *
      * @param format how to hold the matrices; null keeps BF16 where the source stores BF16, else F32

@@ -2,6 +2,7 @@ package dev.switchback.kernels.engine;
 
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
@@ -36,14 +37,21 @@ public final class ShardedCudaEngine implements StepEngine {
     private final ExecutorService[] threads;
     private final Nccl nccl;
     private final int[] firstExpert;
+    /** Per block, the model's expert number of each engine-side number (null: the same numbers). */
+    private final int[][] order;
+    /** The routing counters in the model's expert numbers (rank 0's, renumbered back). */
+    private final ExpertStats stats;
     private boolean closed;
 
-    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert) {
+    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert,
+            int[][] order, ExpertStats stats) {
         this.devices = devices;
         this.ranks = ranks;
         this.threads = threads;
         this.nccl = nccl;
         this.firstExpert = firstExpert;
+        this.order = order;
+        this.stats = stats;
     }
 
     /**
@@ -51,6 +59,16 @@ public final class ShardedCudaEngine implements StepEngine {
      * of every sparse block split into contiguous, near-equal shares in the order given.
      */
     public static ShardedCudaEngine open(ModelWeights w, int[] gpus, CudaEngine.Options options) {
+        return open(w, gpus, options, null);
+    }
+
+    /**
+     * {@link #open(ModelWeights, int[], CudaEngine.Options)} with the experts placed by {@code byLayer} (one per block,
+     * null for dense blocks; null for contiguous shares): any placement with one copy of each expert and as many
+     * experts on every GPU, such as {@code round-robin} or {@code static-balanced}. The experts are renumbered at load
+     * so that each GPU's are contiguous; counters and labels keep the model's numbers.
+     */
+    public static ShardedCudaEngine open(ModelWeights w, int[] gpus, CudaEngine.Options options, LayerPlacement[] byLayer) {
         ModelConfig config = w.config();
         int experts = config.architecture().sparse() == null ? 1 : config.architecture().sparse().experts();
         if (gpus.length < 2) {
@@ -59,6 +77,8 @@ public final class ShardedCudaEngine implements StepEngine {
         if (experts < gpus.length) {
             throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + gpus.length + " GPUs");
         }
+        int[][] order = byLayer == null ? null : orders(config, byLayer, gpus.length);
+        ModelWeights placed = order == null ? w : w.renumbered(order);
         CudaEngine.Options eager = new CudaEngine.Options(options.kvBlockSize(), options.kvBlocks(), options.maxSequences(),
                 options.maxTokens(), false, options.gemmMinTokens());
         Nccl nccl = Nccl.open(gpus);
@@ -70,7 +90,8 @@ public final class ShardedCudaEngine implements StepEngine {
         for (int r = 0; r <= n; r++) {
             first[r] = (int) ((long) experts * r / n);
         }
-        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, first);
+        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, first, order,
+                order == null ? null : new ExpertStats(config.layers(), experts));
         try {
             for (int r = 0; r < n; r++) {
                 int rank = r;
@@ -82,7 +103,7 @@ public final class ShardedCudaEngine implements StepEngine {
                 KvSequences shared = r == 0 ? null : ranks[0].sequences();
                 engine.onRank(r, () -> {
                     devices[rank] = CudaDevice.open(gpus[rank]);
-                    ranks[rank] = new CudaEngine(w, devices[rank], eager,
+                    ranks[rank] = new CudaEngine(placed, devices[rank], eager,
                             new CudaEngine.Shard(nccl, rank, first[rank], first[rank + 1], shared));
                     return null;
                 });
@@ -97,6 +118,49 @@ public final class ShardedCudaEngine implements StepEngine {
     /** Loads an opened model folder (BF16 weights) with its experts sharded over {@code gpus}, for a server. */
     public static ShardedCudaEngine load(dev.switchback.store.OpenedModel model, CudaEngine.Options options, int[] gpus) {
         return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options);
+    }
+
+    /**
+     * Per sparse block, the experts in engine order: GPU 0's (ascending), then GPU 1's, and so on; null when every
+     * block's order is the model's own.
+     */
+    private static int[][] orders(ModelConfig config, LayerPlacement[] byLayer, int gpus) {
+        int experts = config.architecture().sparse().experts();
+        if (byLayer.length != config.layers()) {
+            throw new IllegalArgumentException("a placement per block: " + byLayer.length + " for " + config.layers() + " blocks");
+        }
+        int[][] order = new int[config.layers()][];
+        boolean identity = true;
+        for (int l = 0; l < config.layers(); l++) {
+            if (!config.architecture().isSparseLayer(l)) {
+                continue;
+            }
+            LayerPlacement p = byLayer[l];
+            if (p == null || p.devices() != gpus || p.experts() != experts) {
+                throw new IllegalArgumentException("block " + l + " needs a placement of its " + experts + " experts on " + gpus + " GPUs");
+            }
+            int[] held = p.expertsPerDevice();
+            for (int g = 0; g < gpus; g++) {
+                if (held[g] != experts / gpus || experts % gpus != 0) {
+                    throw new IllegalArgumentException("the GPU engine takes one copy of each expert and as many experts on every GPU;"
+                            + " block " + l + " places " + java.util.Arrays.toString(held));
+                }
+            }
+            int[] o = new int[experts];
+            int at = 0;
+            for (int g = 0; g < gpus; g++) {
+                for (int e = 0; e < experts; e++) {
+                    if (p.devicesOf(e)[0] == g) {
+                        o[at++] = e;
+                    }
+                }
+            }
+            for (int i = 0; i < experts; i++) {
+                identity &= o[i] == i;
+            }
+            order[l] = o;
+        }
+        return identity ? null : order;
     }
 
     /** Runs {@code task} on rank {@code r}'s thread and waits for it; its exception is rethrown here. */
@@ -166,6 +230,7 @@ public final class ShardedCudaEngine implements StepEngine {
         sequences().begin(steps); // checked and reserved once, here, so every rank sees the same blocks
         float[][] out = onAll(r -> ranks[r].forward(steps));
         sequences().commit(steps);
+        renumberStats();
         return out;
     }
 
@@ -177,17 +242,46 @@ public final class ShardedCudaEngine implements StepEngine {
         sequences().begin(steps);
         int[] out = onAll(r -> ranks[r].decode(steps, sampling));
         sequences().commit(steps);
+        renumberStats();
         return out;
     }
 
     @Override
     public ExpertStats expertStats() {
-        return ranks[0].expertStats();
+        return stats != null ? stats : ranks[0].expertStats();
     }
 
-    /** Tokens routed to ([layer][expert]) since load, read from the first GPU. */
+    /** Rank 0's counters, in engine numbers, copied into {@link #stats} under the model's numbers. */
+    private void renumberStats() {
+        if (order == null) {
+            return;
+        }
+        ExpertStats engine = ranks[0].expertStats();
+        for (int l = 0; l < order.length; l++) {
+            if (order[l] != null) {
+                for (int i = 0; i < order[l].length; i++) {
+                    stats.setTotals(l, order[l][i], engine.routed(l, i), engine.dropped(l, i));
+                }
+            }
+        }
+    }
+
+    /** Tokens routed to ([layer][expert], the model's numbers) since load, read from the first GPU. */
     public long[][] routedTokens() {
-        return onRank(0, ranks[0]::routedTokens);
+        long[][] engine = onRank(0, ranks[0]::routedTokens);
+        if (order == null) {
+            return engine;
+        }
+        long[][] out = new long[engine.length][];
+        for (int l = 0; l < engine.length; l++) {
+            out[l] = engine[l].clone();
+            if (order[l] != null) {
+                for (int i = 0; i < order[l].length; i++) {
+                    out[l][order[l][i]] = engine[l][i];
+                }
+            }
+        }
+        return out;
     }
 
     @Override
@@ -195,8 +289,16 @@ public final class ShardedCudaEngine implements StepEngine {
         if (!config().architecture().isSparseLayer(layer)) {
             return StepEngine.super.expertDevice(layer, expert);
         }
+        int engineNumber = expert;
+        if (order != null) {
+            for (int i = 0; i < order[layer].length; i++) {
+                if (order[layer][i] == expert) {
+                    engineNumber = i;
+                }
+            }
+        }
         for (int r = 0; r < ranks.length; r++) {
-            if (expert < firstExpert[r + 1]) {
+            if (engineNumber < firstExpert[r + 1]) {
                 return devices[r].name();
             }
         }

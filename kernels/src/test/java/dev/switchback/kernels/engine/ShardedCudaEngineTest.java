@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.kernels.placement.LayerPlacement;
+import dev.switchback.kernels.placement.Placements;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
@@ -42,18 +44,43 @@ class ShardedCudaEngineTest {
     @MethodSource("architectures")
     void twoGpusDecodeWhatOneGpuDecodes(Architecture architecture) {
         assumeTwoGpus();
+        assertSameAsOneGpu(architecture, false);
+    }
+
+    /** Round-robin placement (expert e on GPU e mod 2) renumbers the experts at load; nothing outside sees it. */
+    @ParameterizedTest
+    @MethodSource("fourExperts")
+    void roundRobinPlacementDecodesWhatOneGpuDecodes(Architecture architecture) {
+        assumeTwoGpus();
+        assertSameAsOneGpu(architecture, true);
+    }
+
+    static Stream<Architecture> fourExperts() {
+        return Stream.of(TestModels.switchUnbounded(), TestModels.topTwoUnbounded(),
+                new Architecture.Hash(4, 1, Architecture.HashKind.random, 7, 0.0));
+    }
+
+    private static void assertSameAsOneGpu(Architecture architecture, boolean roundRobin) {
         ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, architecture);
         ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 21).source(), WeightFormat.BF16);
         CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
+        int experts = config.architecture().sparse().experts();
+        LayerPlacement[] placement = null;
+        if (roundRobin) {
+            placement = new LayerPlacement[config.layers()];
+            for (int l = 0; l < config.layers(); l++) {
+                placement[l] = config.architecture().isSparseLayer(l) ? Placements.roundRobin(experts, 2) : null;
+            }
+        }
         try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
-                ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options)) {
+                ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options, placement)) {
             assertEquals(2, two.ranks());
-            int experts = config.architecture().sparse().experts();
             int sparse = 0;
             while (!config.architecture().isSparseLayer(sparse)) {
                 sparse++;
             }
             assertEquals("cuda:0", two.expertDevice(sparse, 0));
+            assertEquals(roundRobin || 1 >= experts / 2 ? "cuda:1" : "cuda:0", two.expertDevice(sparse, 1));
             assertEquals("cuda:1", two.expertDevice(sparse, experts - 1));
             // A prompt chunk of one sequence beside another's: logits.
             Sequence a1 = one.newSequence();
@@ -90,6 +117,11 @@ class ShardedCudaEngineTest {
                 assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
             }
             assertEquals(2, two.deviceBytes().size());
+            for (int l = 0; l < routed1.length; l++) {
+                for (int e = 0; e < routed1[l].length; e++) {
+                    assertEquals(routed1[l][e], two.expertStats().routed(l, e), "layer " + l + " expert " + e + " in the metrics");
+                }
+            }
         }
     }
 
