@@ -3,6 +3,7 @@ package dev.switchback.cli;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.NvccBuild;
 import dev.switchback.kernels.kv.KvFormat;
+import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.server.SwitchbackServer;
 import dev.switchback.server.grpc.GrpcServerConfig;
 import dev.switchback.server.http.HttpServerOptions;
@@ -73,6 +74,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "The CUDA device(s) for --device cuda; several shard each sparse block's experts over them (default: ${DEFAULT-VALUE}).")
     String gpus;
 
+    @Option(names = "--expert-placement", defaultValue = "contiguous", paramLabel = "contiguous|round-robin",
+            description = "How --gpus share each sparse block's experts: contiguous ranges, or expert e on GPU e mod N"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String expertPlacement;
+
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")
     int defaultMaxTokens;
 
@@ -136,6 +142,18 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no models in " + s.root() + "; train one first, e.g. ./switchback train --config trainer/configs/switch-tiny.json");
         }
         KvFormat kvFormat = KvFormat.parse(kvCacheDtype);
+        PlacementStrategy placement = switch (expertPlacement) {
+            case "contiguous" -> null;
+            case "round-robin" -> PlacementStrategy.ROUND_ROBIN;
+            case "load", "static-balanced" -> throw new IllegalArgumentException("--expert-placement " + expertPlacement
+                    + " plans from measured token counts, which the server does not gather yet (bench placement plans it on a"
+                    + " corpus); contiguous or round-robin");
+            default -> throw new IllegalArgumentException("--expert-placement must be contiguous or round-robin, got '"
+                    + expertPlacement + "'");
+        };
+        if (placement != null && !(device.equals("cuda") && gpus.contains(","))) {
+            throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda --gpus N,M,...");
+        }
         if (kvFormat != KvFormat.F32 && device.equals("cuda")) {
             throw new IllegalArgumentException("--kv-cache-dtype " + kvFormat.flag() + " is for --device cpu; the CUDA engine keeps its own F32 cache");
         }
@@ -143,6 +161,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerOptions options = ServerOptions.defaults()
                 .withDevice(engineDevice)
                 .withKvFormat(kvFormat)
+                .withExpertPlacement(placement)
                 .withModels(List.copyOf(names))
                 .withBatching(maxWaiting, maxBatch, Math.max(512, maxBatch), 256)
                 .withKvCacheBytes(kvCacheMb << 20)

@@ -8,6 +8,7 @@ import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.kernels.sampling.SamplingParams;
 import dev.switchback.server.generation.GenerationException;
 import dev.switchback.server.generation.GenerationListener;
@@ -30,7 +31,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The server with a model's experts sharded over two GPUs ({@code --device cuda --gpus 0,1}): concurrent greedy
+ * The server with a model's experts sharded round-robin over two GPUs ({@code --device cuda --gpus 0,1
+ * --expert-placement round-robin}): concurrent greedy
  * requests get what one GPU's engine generates alone. Runs only where two CUDA devices are found (tag {@code gpu}).
  */
 @Tag("gpu")
@@ -64,7 +66,9 @@ class ShardedServingTest {
                 expected.add(ids);
             }
         }
-        ServerOptions options = ServerOptions.defaults().withDevice("cuda:0,1").withModels(List.of("tiny"));
+        // Round-robin: the tiny model's 4 experts as 0, 2 on the first GPU and 1, 3 on the second.
+        ServerOptions options = ServerOptions.defaults().withDevice("cuda:0,1").withModels(List.of("tiny"))
+                .withExpertPlacement(PlacementStrategy.ROUND_ROBIN);
         try (EngineGenerationService service = new EngineGenerationService(new ModelStore(store), options, new PrometheusRegistry())) {
             service.started().get(120, TimeUnit.SECONDS);
             List<CompletableFuture<List<Integer>>> results = new ArrayList<>();

@@ -115,9 +115,13 @@ public final class ShardedCudaEngine implements StepEngine {
         return engine;
     }
 
-    /** Loads an opened model folder (BF16 weights) with its experts sharded over {@code gpus}, for a server. */
-    public static ShardedCudaEngine load(dev.switchback.store.OpenedModel model, CudaEngine.Options options, int[] gpus) {
-        return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options);
+    /**
+     * Loads an opened model folder (BF16 weights) with its experts sharded over {@code gpus}, for a server; {@code byLayer}
+     * as in {@link #open(ModelWeights, int[], CudaEngine.Options, LayerPlacement[])}.
+     */
+    public static ShardedCudaEngine load(dev.switchback.store.OpenedModel model, CudaEngine.Options options, int[] gpus,
+            LayerPlacement[] byLayer) {
+        return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options, byLayer);
     }
 
     /**

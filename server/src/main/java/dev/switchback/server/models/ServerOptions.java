@@ -3,6 +3,7 @@ package dev.switchback.server.models;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.kv.KvFormat;
+import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
 import java.time.Duration;
@@ -31,6 +32,8 @@ import java.util.List;
  *     those GPUs (ONNX exports always run on the CPU)
  * @param kvFormat how the CPU engine stores keys and values: F32, or BF16 for twice the positions in
  *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
+ * @param expertPlacement how experts are placed over several GPUs: null for contiguous shares, or
+ *     {@link PlacementStrategy#ROUND_ROBIN}
  */
 public record ServerOptions(
         List<String> models,
@@ -47,7 +50,8 @@ public record ServerOptions(
         Duration requestTimeout,
         boolean loadOnDemand,
         String device,
-        KvFormat kvFormat) {
+        KvFormat kvFormat,
+        PlacementStrategy expertPlacement) {
 
     private static final long MIB = 1L << 20;
 
@@ -88,6 +92,10 @@ public record ServerOptions(
             throw new IllegalArgumentException("a " + kvFormat.flag() + " KV cache is for the CPU engine; " + device
                     + " keeps its own F32 cache");
         }
+        if (expertPlacement != null && expertPlacement != PlacementStrategy.ROUND_ROBIN) {
+            throw new IllegalArgumentException("expertPlacement " + expertPlacement.flag() + " needs measured token counts the"
+                    + " server does not gather yet; contiguous shares (null) or round-robin");
+        }
         if (requestTimeout == null || requestTimeout.isNegative()) {
             throw new IllegalArgumentException("requestTimeout must be >= 0 (0 for none), got " + requestTimeout);
         }
@@ -100,55 +108,55 @@ public record ServerOptions(
      */
     public static ServerOptions defaults() {
         return new ServerOptions(List.of(), 256, 16, 512, 256, 16, 0, 512 * MIB, 128 * MIB, 8192 * MIB, 256,
-                Duration.ofMinutes(10), true, "cpu", KvFormat.F32);
+                Duration.ofMinutes(10), true, "cpu", KvFormat.F32, null);
     }
 
     public ServerOptions withModels(List<String> names) {
         return new ServerOptions(names, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     /** Queue and batch limits together, since {@code tokenBudget} must cover {@code maxRunning}. */
     public ServerOptions withBatching(int waiting, int runningSequences, int budget, int chunk) {
         return new ServerOptions(models, waiting, runningSequences, budget, chunk, kvBlockSize, kvBlocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     /** A fixed KV pool per model: {@code blocks} blocks of {@code blockSize} positions. */
     public ServerOptions withKvBlocks(int blockSize, int blocks) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, blockSize, blocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     /** A KV pool per model sized by memory. */
     public ServerOptions withKvCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, 0, bytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withPrefixCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withLoadedModelsBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withDefaultMaxTokens(int n) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withRequestTimeout(Duration timeout) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withLoadOnDemand(boolean on) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device, kvFormat, expertPlacement);
     }
 
     /** What each model's scheduler gets. */
@@ -169,13 +177,20 @@ public record ServerOptions(
     /** Keys and values stored as {@code format} by the CPU engine. */
     public ServerOptions withKvFormat(KvFormat format) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, format);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, format, expertPlacement);
+    }
+
+    /** Experts over several GPUs placed by {@code strategy} (null: contiguous shares). */
+    public ServerOptions withExpertPlacement(PlacementStrategy strategy) {
+        return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat,
+                strategy);
     }
 
     /** Native models run on {@code device}: {@code cpu} or {@code cuda:N}. */
     public ServerOptions withDevice(String device) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
     }
 
     /** The (first) CUDA device ordinal of {@code cuda:N[,M,...]}, or −1 for the CPU. */

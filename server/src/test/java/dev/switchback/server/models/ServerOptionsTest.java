@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.kv.KvFormat;
+import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
 import java.time.Duration;
@@ -50,6 +51,9 @@ class ServerOptionsTest {
         assertEquals(2, ServerOptions.defaults().withDevice("cuda:2").cudaDevice());
         assertEquals(0, ServerOptions.defaults().cudaDevices().length);
         refused("device", () -> ServerOptions.defaults().withDevice("cuda:0,"));
+        assertEquals(PlacementStrategy.ROUND_ROBIN,
+                ServerOptions.defaults().withDevice("cuda:0,1").withExpertPlacement(PlacementStrategy.ROUND_ROBIN).expertPlacement());
+        refused("expertPlacement", () -> ServerOptions.defaults().withExpertPlacement(PlacementStrategy.LOAD));
     }
 
     @Test
