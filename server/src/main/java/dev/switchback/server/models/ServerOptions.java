@@ -113,50 +113,59 @@ public record ServerOptions(
 
     public ServerOptions withModels(List<String> names) {
         return new ServerOptions(names, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     /** Queue and batch limits together, since {@code tokenBudget} must cover {@code maxRunning}. */
     public ServerOptions withBatching(int waiting, int runningSequences, int budget, int chunk) {
         return new ServerOptions(models, waiting, runningSequences, budget, chunk, kvBlockSize, kvBlocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     /** A fixed KV pool per model: {@code blocks} blocks of {@code blockSize} positions. */
     public ServerOptions withKvBlocks(int blockSize, int blocks) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, blockSize, blocks, kvCacheBytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     /** A KV pool per model sized by memory. */
     public ServerOptions withKvCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, 0, bytes,
-                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withPrefixCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withLoadedModelsBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withDefaultMaxTokens(int n) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withRequestTimeout(Duration timeout) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     public ServerOptions withLoadOnDemand(boolean on) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on,
+                device, kvFormat, expertPlacement);
     }
 
     /** What each model's scheduler gets. */
@@ -177,20 +186,22 @@ public record ServerOptions(
     /** Keys and values stored as {@code format} by the CPU engine. */
     public ServerOptions withKvFormat(KvFormat format) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, format, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, format, expertPlacement);
     }
 
     /** Experts over several GPUs placed by {@code strategy} (null: contiguous shares). */
     public ServerOptions withExpertPlacement(PlacementStrategy strategy) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat,
-                strategy);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, strategy);
     }
 
     /** Native models run on {@code device}: {@code cpu} or {@code cuda:N}. */
     public ServerOptions withDevice(String device) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
-                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand, device, kvFormat, expertPlacement);
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement);
     }
 
     /** The (first) CUDA device ordinal of {@code cuda:N[,M,...]}, or −1 for the CPU. */
