@@ -109,7 +109,8 @@ public final class ModelPublisher {
         }
     }
 
-    private static int expertLayer(String tensor) {
+    /** The block whose experts file holds {@code tensor} ({@code blocks.N.experts.…}), or −1 for the shared weights. */
+    public static int expertLayer(String tensor) {
         int i = tensor.indexOf(".experts.");
         return i < 0 ? -1 : Integer.parseInt(tensor.substring("blocks.".length(), i));
     }

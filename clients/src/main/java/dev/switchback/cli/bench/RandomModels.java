@@ -118,8 +118,8 @@ public final class RandomModels {
                 long[] shape = w.shapes().get(e.getKey());
                 boolean keepF32 = shape.length == 1 || e.getKey().endsWith("router.weight");
                 TensorData data = TensorData.ofFloats(e.getKey(), shape, e.getValue(), keepF32 ? DType.F32 : dtype);
-                stored.put(e.getKey(), keepF32 || dtype == DType.F32 ? e.getValue() : roundedToBf16(e.getValue()));
-                int layer = expertLayer(config, e.getKey());
+                stored.put(e.getKey(), keepF32 || dtype == DType.F32 ? e.getValue() : data.toFloats()); // what a load reads back
+                int layer = ModelPublisher.expertLayer(e.getKey());
                 if (layer >= 0) {
                     experts.computeIfAbsent(layer, l -> new ArrayList<>()).add(data);
                 } else {
@@ -155,18 +155,4 @@ public final class RandomModels {
         return new ReferenceLogits(refs);
     }
 
-    private static float[] roundedToBf16(float[] values) {
-        TensorData rounded = TensorData.ofFloats("x", new long[] {values.length}, values, DType.BF16);
-        return rounded.toFloats();
-    }
-
-    /** The sparse layer whose experts file holds {@code tensor}, or −1 for the shared weights. */
-    private static int expertLayer(ModelConfig config, String tensor) {
-        for (int l = 0; l < config.layers(); l++) {
-            if (config.architecture().isSparseLayer(l) && TensorNames.expertShapes(config, l).containsKey(tensor)) {
-                return l;
-            }
-        }
-        return -1;
-    }
 }
