@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on a GPU host without a JDK: unpacks the jlink runtime and jars carried in .gpu/ (see docs/gpu.md for how
 # they are made), then runs what is asked: `tests` (the gpu-tagged JUnit tests), `sanitize` (one test under
-# compute-sanitizer memcheck), `bench` (bench gpu --large, writing the model for the peer), `peer` (PyTorch peer).
+# compute-sanitizer memcheck), `bench` (bench gpu --large, writing the model for the peer), `peer` (PyTorch peer),
+# `cli` (any switchback command, from CLI_ARGS: the host's CPU benchmarks, e.g. `bench moe`, `bench server`).
 # Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +11,8 @@ mkdir -p "$OUT" /tmp/sb
 [[ -x /tmp/sb/jre-gpu/bin/java ]] || tar -C /tmp/sb -xzf .gpu/jre.tar.gz
 JAVA=/tmp/sb/jre-gpu/bin/java
 FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g"
-CP=$(ls .gpu/lib/*.jar | tr '\n' ':')
+# CP_FIRST: jars put ahead of the bundle's (e.g. another build of one module, for an A/B run).
+CP=${CP_FIRST:+$CP_FIRST:}$(ls .gpu/lib/*.jar | tr '\n' ':')
 export SWITCHBACK_CACHE=/tmp/sb/cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 for what in "$@"; do
@@ -36,6 +38,11 @@ for what in "$@"; do
       grep -E "^  [a-z_]+|gpu__time_duration.sum|\(linear|attention|route|rmsnorm|embed|rotary|sample" "$OUT/profile${BENCH_TAG:-}.txt" | head -80 ;;
     peer)
       PYTHONUNBUFFERED=1 python3 scripts/gpu/torch_peer.py --model /tmp/sb/model ${PEER_ARGS:-} 2>&1 | tee "$OUT/peer.txt" ;;
+    cli)
+      # The launcher's flags (switchback.home = this checkout, so the bundled model and tokenizer are found).
+      { lscpu | grep -E "^(Model name|CPU\(s\)|Thread|Core|Socket|L3|NUMA node\(s\))"; nproc; } > "$OUT/cpu.txt"
+      $JAVA $FLAGS ${JAVA_OPTS:-} -Dswitchback.home="$PWD" -cp "$CP" dev.switchback.cli.Main ${CLI_ARGS:?set CLI_ARGS} 2>&1 \
+        | grep -v "^WARNING" | tee "$OUT/cli${BENCH_TAG:-}.txt" ;;
     *) echo "unknown step $what"; exit 2 ;;
   esac
 done

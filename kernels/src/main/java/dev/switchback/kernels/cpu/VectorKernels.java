@@ -58,12 +58,20 @@ public final class VectorKernels {
         }
     }
 
+    /** Rows {@code from … to−1} of {@link #matmul}'s result, on the calling thread (a caller splitting work itself). */
+    public static void matmulRows(float[] x, int n, Matrix w, float[] y, int from, int to) {
+        switch (w) {
+            case Matrix.F32 f -> f32Rows(x, n, f, y, from, to);
+            case Matrix.Bf16 b -> bf16Rows(x, n, b, y, from, to);
+        }
+    }
+
     /**
      * Weight rows taken together by the blocked kernels: eight running sums (4 tokens × 2 rows, 2 × 4 or 1 × 8) keep
      * the multiply-adds independent, so the loop runs at the FMA units' rate rather than one add's latency, and each
      * load of a weight or input vector feeds several of them.
      */
-    static final int ROW_BLOCK = 8;
+    public static final int ROW_BLOCK = 8;
 
     private static void f32Rows(float[] x, int n, Matrix.F32 m, float[] y, int from, int to) {
         int cols = m.cols();

@@ -1,6 +1,7 @@
 package dev.switchback.kernels.engine;
 
 import dev.switchback.kernels.tensor.Matrix;
+import java.util.List;
 
 /**
  * Where the engine's heavy products run: the CPU (Vector API) today, a CUDA device through java.lang.foreign
@@ -16,4 +17,22 @@ public interface Backend {
 
     /** out[n, d] = W₂·GELU(W₁·x) for each of the n rows of x[n, d] (a dense FFN or one expert). */
     void feedForward(float[] x, int n, Matrix w1, Matrix w2, float[] out);
+
+    /** One feed-forward of several run together: out[n, d] = W₂·GELU(W₁·x). */
+    record FeedForward(float[] x, int n, Matrix w1, Matrix w2, float[] out) {
+    }
+
+    /**
+     * Runs every call (a sparse layer's experts on this backend), adding to {@code nanos[i]} the compute time spent
+     * on {@code calls.get(i)}, summed over the threads that worked on it. A backend that can run the calls side by
+     * side, splitting each over its threads, overrides this; the default runs them one after the other.
+     */
+    default void feedForwardAll(List<FeedForward> calls, long[] nanos) {
+        for (int i = 0; i < calls.size(); i++) {
+            FeedForward c = calls.get(i);
+            long start = System.nanoTime();
+            feedForward(c.x(), c.n(), c.w1(), c.w2(), c.out());
+            nanos[i] += System.nanoTime() - start;
+        }
+    }
 }

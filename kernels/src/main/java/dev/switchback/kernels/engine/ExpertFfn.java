@@ -9,11 +9,14 @@ import dev.switchback.kernels.routing.TokenHashRouter;
 import dev.switchback.kernels.routing.TopKRouter;
 import dev.switchback.kernels.tensor.Matrix;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A sparse layer's experts: the batch's tokens are routed (learned top-k or hash table), grouped per expert,
- * each expert runs once over its group on the backend its placement names, and the results are added back
+ * each expert runs once over its group on the backend its placement names (a backend runs all its experts of the
+ * layer in one {@link Backend#feedForwardAll} call), and the results are added back
  * to the residual scaled by their gates (y = Σ_j g_j·E_j(x)). A dropped assignment adds nothing, so its token
  * passes through the residual.
  */
@@ -48,56 +51,48 @@ final class ExpertFfn {
             plan = hash.route(b.ids, b.previous);
         }
         stats.record(layer, plan);
-        // One piece of work per (expert, replica) with tokens: an expert on several backends splits its group.
+        // One call per (expert, replica) with tokens, in expert order: an expert on several backends splits its group.
         List<int[]> pieces = new ArrayList<>();
-        long work = 0;
+        List<Backend.FeedForward> calls = new ArrayList<>();
+        Map<Backend, List<Integer>> byBackend = new LinkedHashMap<>();
         for (int e = 0; e < w1.length; e++) {
             int count = plan.groupSize(e);
-            if (count > 0) {
-                int r = placement.replicas(layer, e).size();
-                for (int i = 0; i < r; i++) {
-                    int from = LayerPlacement.shareStart(count, r, i);
-                    int to = LayerPlacement.shareStart(count, r, i + 1);
-                    if (to > from) {
-                        pieces.add(new int[] {e, i, from, to});
+            List<Backend> replicas = count > 0 ? placement.replicas(layer, e) : List.of();
+            for (int i = 0; i < replicas.size(); i++) {
+                int from = LayerPlacement.shareStart(count, replicas.size(), i);
+                int to = LayerPlacement.shareStart(count, replicas.size(), i + 1);
+                if (to > from) {
+                    float[] in = new float[(to - from) * d];
+                    for (int j = from; j < to; j++) {
+                        System.arraycopy(x, plan.assignment(e, j) / plan.k() * d, in, (j - from) * d, d);
                     }
+                    byBackend.computeIfAbsent(replicas.get(i), k -> new ArrayList<>()).add(calls.size());
+                    pieces.add(new int[] {e, from, to});
+                    calls.add(new Backend.FeedForward(in, to - from, w1[e], w2[e], new float[(to - from) * d]));
                 }
-                work += (long) count * w1[e].rows() * d * 2;
             }
         }
-        float[][] outputs = new float[w1.length][];
-        for (int e = 0; e < w1.length; e++) {
-            if (plan.groupSize(e) > 0) {
-                outputs[e] = new float[plan.groupSize(e) * d];
-            }
-        }
-        // Experts run side by side, each on one thread: in decoding each gets a token or two, too little to split.
-        parallel.forRange(pieces.size(), work / Math.max(1, pieces.size()), (from, to) -> {
-            for (int i = from; i < to; i++) {
-                int[] p = pieces.get(i);
-                compute(p[0], placement.replicas(layer, p[0]).get(p[1]), p[2], p[3], plan, x, d, outputs[p[0]], stats);
+        long[] nanos = new long[calls.size()];
+        List<Map.Entry<Backend, List<Integer>>> groups = List.copyOf(byBackend.entrySet());
+        // Each backend runs its experts side by side over its own threads; several backends run at once.
+        parallel.forRange(groups.size(), Long.MAX_VALUE / Math.max(1, groups.size()), (from, to) -> {
+            for (int g = from; g < to; g++) {
+                List<Integer> mine = groups.get(g).getValue();
+                long[] own = new long[mine.size()];
+                groups.get(g).getKey().feedForwardAll(mine.stream().map(calls::get).toList(), own);
+                for (int i = 0; i < mine.size(); i++) {
+                    nanos[mine.get(i)] = own[i];
+                }
             }
         });
-        for (int e = 0; e < w1.length; e++) {
-            for (int j = 0; j < plan.groupSize(e); j++) {
-                int a = plan.assignment(e, j);
-                VectorKernels.axpy(plan.gate(a), outputs[e], j * d, residual, (a / plan.k()) * d, d);
+        for (int c = 0; c < calls.size(); c++) {
+            int[] p = pieces.get(c);
+            stats.addComputeNanos(layer, p[0], nanos[c]);
+            float[] out = calls.get(c).out();
+            for (int j = p[1]; j < p[2]; j++) {
+                int a = plan.assignment(p[0], j);
+                VectorKernels.axpy(plan.gate(a), out, (j - p[1]) * d, residual, (a / plan.k()) * d, d);
             }
         }
-    }
-
-    /** Group members {@code from … to−1} of expert {@code e} on {@code backend}, into their rows of {@code y}. */
-    private void compute(int e, Backend backend, int from, int to, RoutePlan plan, float[] x, int d, float[] y, ExpertStats stats) {
-        int count = to - from;
-        float[] in = new float[count * d];
-        for (int i = 0; i < count; i++) {
-            int token = plan.assignment(e, from + i) / plan.k();
-            System.arraycopy(x, token * d, in, i * d, d);
-        }
-        float[] out = new float[count * d];
-        long start = System.nanoTime();
-        backend.feedForward(in, count, w1[e], w2[e], out);
-        stats.addComputeNanos(layer, e, System.nanoTime() - start);
-        System.arraycopy(out, 0, y, from * d, count * d);
     }
 }
