@@ -5,6 +5,7 @@ import dev.switchback.kernels.cpu.VectorKernels;
 import dev.switchback.kernels.kv.PagedAttention;
 import dev.switchback.kernels.tensor.Matrix;
 import dev.switchback.store.model.RotaryTables;
+import java.util.List;
 
 /**
  * Causal multi-head self-attention with rotary positions over the paged KV cache:
@@ -36,28 +37,41 @@ final class Attention {
         float[] q = new float[n * d];
         float[] k = new float[n * d];
         float[] v = new float[n * d];
-        backend.linear(x, n, wq, q);
-        backend.linear(x, n, wk, k);
-        backend.linear(x, n, wv, v);
-        for (int t = 0; t < n; t++) {
-            for (int h = 0; h < heads; h++) {
-                rotary.apply(q, t * d + h * headSize, b.positions[t]);
-                rotary.apply(k, t * d + h * headSize, b.positions[t]);
-            }
-            b.owner[t].cache().write(slot, b.positions[t], k, t * d, v, t * d);
-        }
+        backend.linearAll(x, n, List.of(wq, wk, wv), List.of(q, k, v));
         float[] out = new float[n * d];
         float scale = (float) (1 / Math.sqrt(headSize));
         long workPerItem = (long) (b.positions[n - 1] + 1) * headSize * 2;
-        parallel.forRange(n * heads, workPerItem, (from, to) -> {
-            float[] scores = new float[rotary.maxPositions()];
+        // Each (token, head) item rotates its query and key slices and writes its key and value slices to the cache,
+        // on the thread that then attends with them. With one new token per sequence (decoding) nothing an item
+        // attends to is written by another, so both happen in one pass; a prompt's tokens attend to each other's
+        // keys, so there every write finishes before any token attends.
+        boolean decoding = n == b.lastRow.length;
+        parallel.forRange(n * heads, decoding ? workPerItem : (long) headSize * 64, (from, to) -> {
+            float[] scores = decoding ? new float[rotary.maxPositions()] : null;
             for (int i = from; i < to; i++) {
                 int t = i / heads;
-                int off = t * d + (i % heads) * headSize;
-                PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, (i % heads) * headSize,
-                        headSize, scale, scores, out, off);
+                int h = i % heads;
+                int off = t * d + h * headSize;
+                rotary.apply(q, off, b.positions[t]);
+                rotary.apply(k, off, b.positions[t]);
+                b.owner[t].cache().write(slot, b.positions[t], k, t * d, v, t * d, h * headSize, (h + 1) * headSize);
+                if (decoding) {
+                    PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, h * headSize, headSize, scale,
+                            scores, out, off);
+                }
             }
         });
+        if (!decoding) {
+            parallel.forRange(n * heads, workPerItem, (from, to) -> {
+                float[] scores = new float[rotary.maxPositions()];
+                for (int i = from; i < to; i++) {
+                    int t = i / heads;
+                    int off = t * d + (i % heads) * headSize;
+                    PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, (i % heads) * headSize,
+                            headSize, scale, scores, out, off);
+                }
+            });
+        }
         float[] y = new float[n * d];
         backend.linear(out, n, wo, y);
         return y;

@@ -15,6 +15,13 @@ public interface Backend {
     /** y[n, w.rows] = x[n, w.cols]·Wᵀ. */
     void linear(float[] x, int n, Matrix w, float[] y);
 
+    /** ys[i] = x·ws[i]ᵀ for every i: products of one input (a layer's queries, keys and values), run together where the backend can. */
+    default void linearAll(float[] x, int n, List<Matrix> ws, List<float[]> ys) {
+        for (int i = 0; i < ws.size(); i++) {
+            linear(x, n, ws.get(i), ys.get(i));
+        }
+    }
+
     /** out[n, d] = W₂·GELU(W₁·x) for each of the n rows of x[n, d] (a dense FFN or one expert). */
     void feedForward(float[] x, int n, Matrix w1, Matrix w2, float[] out);
 

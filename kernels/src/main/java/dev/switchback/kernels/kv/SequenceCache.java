@@ -100,24 +100,35 @@ public final class SequenceCache implements AutoCloseable {
 
     /** Writes the key and value rows of {@code slot} at {@code position} (its block must be reserved). */
     public void write(int slot, int position, float[] key, int keyOff, float[] value, int valueOff) {
+        write(slot, position, key, keyOff, value, valueOff, 0, pool.dim());
+    }
+
+    /**
+     * Writes dimensions {@code from … to−1} only (one attention head's slice; {@code keyOff} and {@code valueOff}
+     * still point at dimension 0), so threads can write a position's heads side by side.
+     */
+    public void write(int slot, int position, float[] key, int keyOff, float[] value, int valueOff, int from, int to) {
         // Table entries past blockCount are stale (or 0): writing through them would land in another sequence's block.
         if (position < 0 || position >= blockCount * pool.blockSize()) {
             throw new IllegalStateException("position " + position + " is outside the " + blockCount + " reserved block(s)");
         }
+        if (from < 0 || to > pool.dim() || from > to) {
+            throw new IllegalArgumentException("dimensions [" + from + ", " + to + ") are outside [0, " + pool.dim() + ")");
+        }
         int bs = pool.blockSize();
         int block = table[position / bs];
-        int k = pool.keyOffset(slot, 0) + position % bs;
+        int k = pool.keyOffset(slot, 0) + position % bs + from * bs;
         int v = pool.offset(slot, position % bs);
         if (pool.format() == KvFormat.F32) {
             float[] keys = pool.keys(block);
-            for (int c = 0; c < pool.dim(); c++, k += bs) {
+            for (int c = from; c < to; c++, k += bs) {
                 keys[k] = key[keyOff + c];
             }
-            System.arraycopy(value, valueOff, pool.values(block), v, pool.dim());
+            System.arraycopy(value, valueOff + from, pool.values(block), v + from, to - from);
         } else {
             short[] keys = pool.keys16(block);
             short[] values = pool.values16(block);
-            for (int c = 0; c < pool.dim(); c++, k += bs) {
+            for (int c = from; c < to; c++, k += bs) {
                 keys[k] = Matrix.Bf16.round(key[keyOff + c]);
                 values[v + c] = Matrix.Bf16.round(value[valueOff + c]);
             }

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * {@link CpuBackend#feedForwardAll}: a layer's experts run together, every expert's weight rows cut into pieces
  * spread over the pool, must give each call what the scalar reference W₂·GELU(W₁·x) gives it alone, for token
  * counts from 0 to 9, shapes that are not multiples of the piece or the vector length, F32 and BF16 weights; and
- * every call with tokens gets compute time.
+ * every call with tokens gets compute time. {@link CpuBackend#linearAll} likewise for products of one input.
  */
 class CpuBackendTest {
     private static Parallel four;
@@ -103,5 +103,29 @@ class CpuBackendTest {
                 new Backend.FeedForward(x, 6, w1, w2, together)), new long[2]);
         // The same rows in the same blocks: identical bits, whatever else runs beside them.
         assertTrue(Arrays.equals(alone, together));
+    }
+
+    @Test
+    void productsOfOneInputRunTogetherEqualTheScalarReference() {
+        Random random = new Random(5);
+        for (int n : new int[] {1, 3, 16}) {
+            int d = 136;
+            float[] x = Floats.gaussian(random, n * d, 1.0);
+            List<Matrix> ws = List.of(Matrix.f32(Floats.gaussian(random, 136 * d, 0.1), 136, d),
+                    Matrix.bf16(Floats.gaussian(random, 9 * d, 0.1), 9, d), Matrix.f32(Floats.gaussian(random, 300 * d, 0.1), 300, d));
+            List<float[]> ys = ws.stream().map(w -> {
+                float[] y = new float[n * w.rows()];
+                Arrays.fill(y, Float.NaN);
+                return y;
+            }).toList();
+            new CpuBackend(four).linearAll(x, n, ws, ys);
+            for (int i = 0; i < ws.size(); i++) {
+                float[] want = new float[n * ws.get(i).rows()];
+                ScalarKernels.matmul(x, n, ws.get(i), want);
+                for (int j = 0; j < want.length; j++) {
+                    assertEquals(want[j], ys.get(i)[j], 1e-4 * Math.max(1.0, Math.abs(want[j])), "n " + n + ", product " + i + ", output " + j);
+                }
+            }
+        }
     }
 }

@@ -10,6 +10,8 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class SequenceCacheTest {
     @Test
@@ -70,6 +72,43 @@ class SequenceCacheTest {
                     "only stored positions");
             assertThrows(IllegalArgumentException.class, () -> c.gatherByHead(0, 3, 0, 7, keys, values, columns),
                     "heads must divide the row");
+        }
+    }
+
+    /** Writing a position head by head (as the engine's threads do) stores exactly what one whole-row write stores. */
+    @ParameterizedTest
+    @EnumSource(KvFormat.class)
+    void headSlicesWrittenSeparatelyEqualOneRowWrite(KvFormat format) {
+        BlockPool pool = new BlockPool(8, 3, 2, 6, format);
+        java.util.Random r = new java.util.Random(9);
+        try (SequenceCache whole = new SequenceCache(pool); SequenceCache sliced = new SequenceCache(pool)) {
+            whole.reserve(5);
+            sliced.reserve(5);
+            for (int p = 0; p < 5; p++) {
+                float[] key = new float[6 + 2];
+                float[] value = new float[6 + 2];
+                for (int i = 0; i < key.length; i++) {
+                    key[i] = (float) r.nextGaussian();
+                    value[i] = (float) r.nextGaussian();
+                }
+                whole.write(1, p, key, 2, value, 2);
+                for (int h = 2; h >= 0; h--) { // heads of 2, in any order
+                    sliced.write(1, p, key, 2, value, 2, 2 * h, 2 * h + 2);
+                }
+            }
+            whole.setLength(5);
+            sliced.setLength(5);
+            float[] k1 = new float[3 * 5 * 2];
+            float[] v1 = new float[k1.length];
+            float[] k2 = new float[k1.length];
+            float[] v2 = new float[k1.length];
+            whole.gatherByHead(1, 3, 0, 5, k1, v1, 5);
+            sliced.gatherByHead(1, 3, 0, 5, k2, v2, 5);
+            assertArrayEquals(k1, k2);
+            assertArrayEquals(v1, v2);
+            float[] row = new float[6];
+            assertThrows(IllegalArgumentException.class, () -> sliced.write(1, 0, row, 0, row, 0, 4, 7), "past the row");
+            assertThrows(IllegalArgumentException.class, () -> sliced.write(1, 0, row, 0, row, 0, 3, 2), "empty backwards");
         }
     }
 
