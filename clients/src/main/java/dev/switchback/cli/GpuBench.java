@@ -142,7 +142,7 @@ public final class GpuBench implements Callable<Integer> {
             if (gpus != null) {
                 int[] group = BenchCommand.ints(gpus).stream().mapToInt(Integer::intValue).toArray();
                 try (ShardedCudaEngine sharded = ShardedCudaEngine.open(w, group, options)) {
-                    out.printf(Locale.ROOT, "experts sharded over %d GPUs %s (kernel by kernel, no graphs); one GPU above ran with graphs %s%n",
+                    out.printf(Locale.ROOT, "experts sharded over %d GPUs %s, graphs %s (as one GPU above)%n",
                             group.length, java.util.Arrays.toString(group), noGraphs ? "off" : "on");
                     out.println("| batch | 1 GPU tok/s | " + group.length + " GPUs tok/s | scaling |");
                     out.println("|---:|---:|---:|---:|");

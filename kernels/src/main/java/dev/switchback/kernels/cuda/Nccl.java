@@ -41,7 +41,7 @@ public final class Nccl implements AutoCloseable {
         }
     }
 
-    private final MethodHandle send, recv, allReduce, groupStart, groupEnd, commDestroy, errorString;
+    private final MethodHandle send, recv, broadcast, reduce, allGather, reduceScatter, groupStart, groupEnd, commDestroy, errorString;
     private final int[] devices;
     private final long[] comms;
     private final int version;
@@ -58,8 +58,17 @@ public final class Nccl implements AutoCloseable {
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
         recv = linker.downcallHandle(lib.findOrThrow("ncclRecv"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-        // ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t).
-        allReduce = linker.downcallHandle(lib.findOrThrow("ncclAllReduce"),
+        // ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t, int root, ncclComm_t, cudaStream_t).
+        broadcast = linker.downcallHandle(lib.findOrThrow("ncclBroadcast"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        // ncclReduce(const void* send, void* recv, size_t count, ncclDataType_t, ncclRedOp_t, int root, ncclComm_t, cudaStream_t).
+        reduce = linker.downcallHandle(lib.findOrThrow("ncclReduce"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        // ncclAllGather(const void* send, void* recv, size_t sendcount, ncclDataType_t, ncclComm_t, cudaStream_t).
+        allGather = linker.downcallHandle(lib.findOrThrow("ncclAllGather"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        // ncclReduceScatter(const void* send, void* recv, size_t recvcount, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t).
+        reduceScatter = linker.downcallHandle(lib.findOrThrow("ncclReduceScatter"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
         groupStart = linker.downcallHandle(lib.findOrThrow("ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
         groupEnd = linker.downcallHandle(lib.findOrThrow("ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
@@ -194,22 +203,94 @@ public final class Nccl implements AutoCloseable {
     }
 
     /**
-     * Rank {@code rank}'s part of an in-place sum over every rank's {@code count} elements at {@code buffer}: each rank
-     * calls it from the thread that drives its device, on its own stream; every rank ends with the same sums.
-     * Enqueued only (and capturable in a CUDA graph).
+     * Rank {@code rank}'s part of an all-gather with a count per rank: every rank ends with rank q's
+     * {@code counts[q]} elements at element {@code offsets[q]} of its {@code buffer}; rank {@code rank}'s own
+     * elements are read from {@code own} (which may be that same place). One NCCL broadcast per rank with elements,
+     * grouped (NCCL's all-gather when every rank has as many elements, back to back); every rank calls it from the
+     * thread that drives its device, with the same counts. Enqueued only.
      */
-    public void allReduceSum(int rank, long buffer, long count, DataType type, long stream) {
+    public void allGather(int rank, long own, long buffer, long[] offsets, long[] counts, DataType type, long stream) {
+        if (even(offsets, counts)) {
+            collective(rank, "ncclAllGather", root -> (int) allGather.invokeExact(own, buffer + offsets[0] * type.bytes, counts[0],
+                    type.code, comms[rank], stream));
+            return;
+        }
+        grouped(rank, offsets, counts, "all-gather", q -> (int) broadcast.invokeExact(q == rank ? own : buffer + offsets[q] * type.bytes,
+                buffer + offsets[q] * type.bytes, counts[q], type.code, q, comms[rank], stream));
+    }
+
+    /**
+     * Rank {@code rank}'s part of a reduce-scatter with a count per rank: rank q receives, at {@code out}, the sum over
+     * every rank of the {@code counts[q]} elements at element {@code offsets[q]} of that rank's {@code buffer}. One
+     * NCCL reduce per rank with elements, grouped (NCCL's reduce-scatter when the counts are even, as for
+     * {@link #allGather}); called like {@link #allGather}. Enqueued only.
+     */
+    public void reduceScatterSum(int rank, long buffer, long out, long[] offsets, long[] counts, DataType type, long stream) {
+        if (even(offsets, counts)) {
+            collective(rank, "ncclReduceScatter", root -> (int) reduceScatter.invokeExact(buffer + offsets[0] * type.bytes, out,
+                    counts[0], type.code, 0 /* ncclSum */, comms[rank], stream));
+            return;
+        }
+        grouped(rank, offsets, counts, "reduce-scatter", q -> (int) reduce.invokeExact(buffer + offsets[q] * type.bytes,
+                q == rank ? out : buffer + offsets[q] * type.bytes, counts[q], type.code, 0 /* ncclSum */, q, comms[rank], stream));
+    }
+
+    /** Every rank has the same non-zero count and the ranks' parts lie back to back: a plain collective does. */
+    private boolean even(long[] offsets, long[] counts) {
+        if (offsets.length != devices.length || counts.length != devices.length || counts[0] <= 0 || offsets[0] < 0) {
+            return false;
+        }
+        for (int q = 1; q < counts.length; q++) {
+            if (counts[q] != counts[0] || offsets[q] != offsets[0] + q * counts[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void collective(int rank, String call, RootCall launch) {
         if (closed) {
             throw new IllegalStateException("NCCL communicators are closed");
         }
-        if (rank < 0 || rank >= devices.length || count < 0) {
-            throw new IllegalArgumentException("all-reduce of " + count + " elements on rank " + rank + " of " + devices.length);
+        if (rank < 0 || rank >= devices.length) {
+            throw new IllegalArgumentException(call + " on rank " + rank + " of " + devices.length);
         }
         try {
-            check("ncclAllReduce(rank " + rank + ", " + count + " elements)",
-                    (int) allReduce.invokeExact(buffer, buffer, count, type.code, 0 /* ncclSum */, comms[rank], stream));
+            check(call + " (rank " + rank + ")", launch.call(rank));
         } catch (Throwable t) {
-            throw CudaException.rethrow(t, "NCCL all-reduce failed");
+            throw CudaException.rethrow(t, call + " failed");
+        }
+    }
+
+    @FunctionalInterface
+    private interface RootCall {
+        int call(int root) throws Throwable;
+    }
+
+    private void grouped(int rank, long[] offsets, long[] counts, String what, RootCall call) {
+        if (closed) {
+            throw new IllegalStateException("NCCL communicators are closed");
+        }
+        int n = devices.length;
+        if (rank < 0 || rank >= n || offsets.length != n || counts.length != n) {
+            throw new IllegalArgumentException(what + " on rank " + rank + " of " + n + " needs an offset and a count per rank");
+        }
+        try {
+            check("ncclGroupStart", (int) groupStart.invokeExact());
+            try {
+                for (int q = 0; q < n; q++) {
+                    if (counts[q] < 0 || offsets[q] < 0) {
+                        throw new IllegalArgumentException(what + ": rank " + q + " has " + counts[q] + " elements at " + offsets[q]);
+                    }
+                    if (counts[q] > 0) {
+                        check("NCCL " + what + " (rank " + rank + ", root " + q + ", " + counts[q] + " elements)", call.call(q));
+                    }
+                }
+            } finally {
+                check("ncclGroupEnd", (int) groupEnd.invokeExact());
+            }
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL " + what + " failed");
         }
     }
 

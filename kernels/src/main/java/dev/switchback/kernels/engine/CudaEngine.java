@@ -54,9 +54,11 @@ public final class CudaEngine implements StepEngine {
     // Per-call inputs: one pinned host block copied to one device block.
     private final MemorySegment hostMeta;
     private final long meta;
-    private final long ids, prev, pos, tokSeq, lastRow, table, temperature, topP, seeds;
-    private final long idsOff, prevOff, posOff, tokSeqOff, lastRowOff, tableOff, temperatureOff, topPOff, seedsOff, metaBytes;
-    private final Map<Integer, Long> graphs = new HashMap<>();
+    private final long ids, prev, pos, tokSeq, lastRow, table, temperature, topP, seeds, allIds, allPrev;
+    private final long idsOff, prevOff, posOff, tokSeqOff, lastRowOff, tableOff, temperatureOff, topPOff, seedsOff, allIdsOff,
+            allPrevOff, metaBytes;
+    /** Captured decode steps by shape: batch size and sampling (and with a shard, every rank's token count). */
+    private final Map<List<Integer>, Long> graphs = new HashMap<>();
     private final Cublas cublas;
     private final long inputBf16;
     /** The device buffer whose rows inputBf16 holds rounded to BF16 at this point of the enqueued step (0: none). */
@@ -73,7 +75,7 @@ public final class CudaEngine implements StepEngine {
 
     /**
      * One rank of an expert-sharded group ({@link ShardedCudaEngine}): the experts this device computes in every sparse
-     * block, the communicators that sum the ranks' expert outputs, and the sequences the group shares (null for the
+     * block, the communicators that exchange the ranks' tokens, and the sequences the group shares (null for the
      * first rank, which makes them).
      */
     record Shard(Nccl nccl, int rank, int expertFrom, int expertTo, KvSequences sequences) {}
@@ -81,8 +83,15 @@ public final class CudaEngine implements StepEngine {
     /** Null when this engine computes every expert itself. */
     private final Shard shard;
     private final int expertFrom, expertTo;
-    /** With a shard: the sparse blocks' output, summed over the ranks before it joins the residual. */
-    private final long moe;
+    /**
+     * With a shard: every rank's tokens of a sparse block, normalised ({@code gathered}), and this rank's experts' outputs
+     * for them ({@code moe}, with this rank's residual rows in its own segment), which the ranks sum back to each
+     * token's own rank.
+     */
+    private final long gathered, moe;
+    /** With a shard, for the call being run: every rank's token count (rank-major order) and where this rank's start. */
+    private int[] rankTokens;
+    private int ownFirstToken, allTokens;
 
     /**
      * @param kvBlockSize positions per KV block
@@ -239,6 +248,7 @@ public final class CudaEngine implements StepEngine {
         int seqs = options.maxSequences();
         x = dev.malloc(4L * tokens * d);
         moe = shard == null ? 0 : dev.malloc(4L * tokens * d);
+        gathered = shard == null ? 0 : dev.malloc(4L * tokens * d);
         normed = dev.malloc(4L * tokens * d);
         qkv = dev.malloc(4L * tokens * 3 * d);
         att = dev.malloc(4L * tokens * d);
@@ -275,6 +285,10 @@ public final class CudaEngine implements StepEngine {
         off += 4L * seqs;
         topPOff = off;
         off += 4L * seqs;
+        allIdsOff = off;
+        off += 4L * tokens;
+        allPrevOff = off;
+        off += 4L * tokens;
         off = (off + 7) & ~7L;
         seedsOff = off;
         off += 8L * seqs;
@@ -291,6 +305,8 @@ public final class CudaEngine implements StepEngine {
         temperature = meta + temperatureOff;
         topP = meta + topPOff;
         seeds = meta + seedsOff;
+        allIds = meta + allIdsOff;
+        allPrev = meta + allPrevOff;
         Cublas blas = null;
         if (options.gemmMinTokens() > 0) {
             try {
@@ -362,10 +378,17 @@ public final class CudaEngine implements StepEngine {
         if (steps.isEmpty()) {
             return new float[0][];
         }
-        int n = prepare(steps, null);
-        run(n, steps.size(), false);
+        refuseShard();
+        run(prepare(steps, null), steps.size(), false);
+        return finishWithLogits(steps);
+    }
+
+    /** Brings the step's logits back with its counters, waits for the step, and returns one row per step. */
+    private float[][] finishWithLogits(List<Engine.Step> steps) {
         int rows = steps.size();
-        dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
+        if (rows > 0) {
+            dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
+        }
         finishStep(steps);
         float[][] out = new float[rows][vocab];
         for (int i = 0; i < rows; i++) {
@@ -385,6 +408,7 @@ public final class CudaEngine implements StepEngine {
         if (sampling.size() != steps.size()) {
             throw new IllegalArgumentException(steps.size() + " steps but " + sampling.size() + " sampling settings");
         }
+        refuseShard();
         int n = prepare(steps, sampling);
         run(n, steps.size(), true);
         dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * steps.size(), Cudart.D2H, dev.stream());
@@ -392,6 +416,63 @@ public final class CudaEngine implements StepEngine {
         int[] out = new int[steps.size()];
         MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
         return out;
+    }
+
+    /**
+     * A sharded rank's part of a step ({@link ShardedCudaEngine}): {@code own} are the steps of the sequences this rank
+     * holds (possibly none), {@code tokensPerRank} every rank's token count in rank order, and {@code allIds} /
+     * {@code allPrev} every rank's tokens and their predecessors in that order (hash routing reads them). Every rank
+     * must make the same call at the same time: the ranks meet in each sparse block. Returns this rank's rows.
+     */
+    float[][] forwardShard(List<Engine.Step> own, int[] tokensPerRank, int[] allIds, int[] allPrev) {
+        run(prepareShard(own, null, tokensPerRank, allIds, allPrev), own.size(), false);
+        return finishWithLogits(own);
+    }
+
+    /** {@link #forwardShard} that samples each own step's next token on the device. */
+    int[] decodeShard(List<Engine.Step> own, List<Sampling> sampling, int[] tokensPerRank, int[] allIds, int[] allPrev) {
+        int n = prepareShard(own, sampling, tokensPerRank, allIds, allPrev);
+        run(n, own.size(), true);
+        if (!own.isEmpty()) {
+            dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * own.size(), Cudart.D2H, dev.stream());
+        }
+        finishStep(own);
+        int[] out = new int[own.size()];
+        MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
+        return out;
+    }
+
+    private void refuseShard() {
+        if (shard != null) {
+            throw new IllegalStateException("rank " + shard.rank() + " of a sharded group runs only through its ShardedCudaEngine");
+        }
+    }
+
+    private int prepareShard(List<Engine.Step> own, List<Sampling> sampling, int[] tokensPerRank, int[] ids, int[] previous) {
+        if (shard == null || tokensPerRank.length != shard.nccl().ranks()) {
+            throw new IllegalStateException("not a rank of a group of " + tokensPerRank.length);
+        }
+        int all = 0;
+        int first = 0;
+        for (int r = 0; r < tokensPerRank.length; r++) {
+            first += r < shard.rank() ? tokensPerRank[r] : 0;
+            all += tokensPerRank[r];
+        }
+        if (all > options.maxTokens() || ids.length != all || previous.length != all) {
+            throw new IllegalArgumentException(all + " tokens in one call (" + ids.length + " ids); this engine takes at most " + options.maxTokens());
+        }
+        rankTokens = tokensPerRank.clone();
+        ownFirstToken = first;
+        allTokens = all;
+        for (int t = 0; t < all; t++) {
+            hostMeta.set(JAVA_INT, allIdsOff + 4L * t, ids[t]);
+            hostMeta.set(JAVA_INT, allPrevOff + 4L * t, previous[t]);
+        }
+        int n = prepare(own, sampling);
+        if (n != tokensPerRank[shard.rank()]) {
+            throw new IllegalArgumentException("rank " + shard.rank() + " has " + n + " tokens, the call says " + tokensPerRank[shard.rank()]);
+        }
+        return n;
     }
 
     /**
@@ -403,7 +484,13 @@ public final class CudaEngine implements StepEngine {
             enqueue(n, rows, sample);
             return;
         }
-        int key = 2 * n + (sample ? 1 : 0);
+        // A rank of a sharded group bakes every rank's token count into its exchanges: part of the shape.
+        List<Integer> key = new java.util.ArrayList<>(List.of(n, sample ? 1 : 0));
+        if (shard != null) {
+            for (int t : rankTokens) {
+                key.add(t);
+            }
+        }
         Long graph = graphs.get(key);
         if (graph == null) {
             dev.runtime().beginCapture(dev.stream());
@@ -414,7 +501,7 @@ public final class CudaEngine implements StepEngine {
                 captured = dev.runtime().endCaptureAndInstantiate(dev.stream());
             }
             graph = captured;
-            graphs.put(key, graph);
+            graphs.put(List.copyOf(key), graph);
         }
         dev.runtime().graphLaunch(graph, dev.stream());
     }
@@ -530,66 +617,88 @@ public final class CudaEngine implements StepEngine {
         bf16Holds = bf16 ? out : 0;
     }
 
-    /** Launches one step over n tokens of {@code rows} sequences on the stream (captured or not). */
+    /**
+     * Launches one step over n tokens of {@code rows} sequences on the stream (captured or not). A sharded rank runs its
+     * own tokens (possibly none) through attention and the dense blocks, and meets the other ranks in each sparse block.
+     */
     private void enqueue(int n, int rows, boolean sample) {
         bf16Holds = 0;
         float eps = (float) config.normEps();
         float scale = (float) (1 / Math.sqrt(config.headSize()));
-        int expertTile = tile((n * k + experts - 1) / experts);
-        int capacity = learned ? RoutePlan.capacity(n, k, experts, capacityFactor) : Integer.MAX_VALUE;
-        dev.embed(embedding, ids, n, d, x);
+        int all = shard == null ? n : allTokens;
+        int expertTile = tile((all * k + experts - 1) / experts);
+        int capacity = learned ? RoutePlan.capacity(all, k, experts, capacityFactor) : Integer.MAX_VALUE;
+        if (n > 0) {
+            dev.embed(embedding, ids, n, d, x);
+        }
         for (int p = 0; p < passes; p++) {
             for (int l = 0; l < layers; l++) {
                 Layer w = layerWeights[l];
                 int s = p * layers + l;
-                norm(0, n, w.attnNorm(), eps, normed);
-                dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
-                dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
-                dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
-                        config.contextLength(), scale, keys, values, att);
-                dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
-                norm(0, n, w.ffnNorm(), eps, normed);
+                if (n > 0) {
+                    norm(0, n, w.attnNorm(), eps, normed);
+                    dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
+                    dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
+                    dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
+                            config.contextLength(), scale, keys, values, att);
+                    dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
+                    norm(0, n, w.ffnNorm(), eps, normed);
+                }
                 if (!w.sparse()) {
-                    dense(n, normed, w.w1(), dFf, d, hidden, CudaDevice.GELU_STORE);
-                    dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
+                    if (n > 0) {
+                        dense(n, normed, w.w1(), dFf, d, hidden, CudaDevice.GELU_STORE);
+                        dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
+                    }
+                } else if (shard == null) {
+                    experts(w, l, n, normed, ids, prev, expertTile, capacity, x);
                 } else {
-                    if (learned) {
-                        // One token per tile: the router has few rows, so its blocks are spread over the tokens.
-                        dev.linear(false, 1, normed, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0,
-                                CudaDevice.STORE);
+                    // Every rank's normalised tokens, in rank order; routing over all of them is the same on every rank.
+                    long[] counts = new long[rankTokens.length];
+                    long[] offsets = new long[rankTokens.length];
+                    for (int r = 0, at = 0; r < counts.length; at += rankTokens[r], r++) {
+                        counts[r] = (long) rankTokens[r] * d;
+                        offsets[r] = (long) at * d;
                     }
-                    long counters = 8L * l * experts;
-                    dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, ids,
-                            prev, expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
-                    // This engine's experts: the grouped kernel reads group g's slots from groupStart[g], so starting the
-                    // table at expertFrom and counting expertTo − expertFrom groups computes exactly those experts.
-                    long ownStart = groupStart + 4L * expertFrom;
-                    int owned = expertTo - expertFrom;
-                    dev.linear(true, expertTile, normed, w.w1(), dFf, d, hidden, owned, ownStart, n * k, grouped, k, 0, 1,
-                            0, CudaDevice.GELU_STORE);
-                    long target = x;
-                    if (shard != null) { // the residual once (rank 0) plus every rank's experts, summed over the ranks
-                        target = moe;
-                        if (shard.rank() == 0) {
-                            dev.copy(x, moe, (long) n * d);
-                        } else {
-                            dev.runtime().memsetAsync(moe, 0, 4L * n * d, dev.stream());
-                        }
+                    shard.nccl().allGather(shard.rank(), normed, gathered, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
+                    // This rank's residual rows in its own segment, zeros elsewhere: the sum over the ranks of each
+                    // segment is then its rows' residual plus every expert's output, reduced straight into x.
+                    dev.runtime().memsetAsync(moe, 0, 4L * all * d, dev.stream());
+                    if (n > 0) {
+                        dev.copy(x, moe + 4L * ownFirstToken * d, (long) n * d);
                     }
-                    dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, owned, ownStart, n * k, 0, 1, grouped, k,
-                            learned ? gate : 0, CudaDevice.ACCUMULATE);
-                    if (shard != null) {
-                        shard.nccl().allReduceSum(shard.rank(), moe, (long) n * d, Nccl.DataType.FLOAT32, dev.stream());
-                        dev.copy(moe, x, (long) n * d);
-                    }
+                    experts(w, l, all, gathered, allIds, allPrev, expertTile, capacity, moe);
+                    shard.nccl().reduceScatterSum(shard.rank(), moe, x, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
                 }
             }
         }
-        norm(lastRow, rows, finalNorm, eps, lastNormed);
-        dense(rows, lastNormed, head, vocab, d, logits, CudaDevice.STORE);
-        if (sample) {
-            dev.sample(logits, rows, vocab, temperature, topP, seeds, sampled);
+        if (rows > 0) {
+            norm(lastRow, rows, finalNorm, eps, lastNormed);
+            dense(rows, lastNormed, head, vocab, d, logits, CudaDevice.STORE);
+            if (sample) {
+                dev.sample(logits, rows, vocab, temperature, topP, seeds, sampled);
+            }
         }
+    }
+
+    /**
+     * A sparse block's experts over n normalised tokens {@code in} (ids and predecessors for hash routing): routes them
+     * (counting into the block's counters) and adds this engine's experts' gated outputs into {@code target}.
+     */
+    private void experts(Layer w, int l, int n, long in, long tokenIds, long tokenPrev, int expertTile, int capacity, long target) {
+        if (learned) {
+            // One token per tile: the router has few rows, so its blocks are spread over the tokens.
+            dev.linear(false, 1, in, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.STORE);
+        }
+        long counters = 8L * l * experts;
+        dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, tokenIds, tokenPrev,
+                expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
+        // This engine's experts: the grouped kernel reads group g's slots from groupStart[g], so starting the table at
+        // expertFrom and counting expertTo − expertFrom groups computes exactly those experts.
+        long ownStart = groupStart + 4L * expertFrom;
+        int owned = expertTo - expertFrom;
+        dev.linear(true, expertTile, in, w.w1(), dFf, d, hidden, owned, ownStart, n * k, grouped, k, 0, 1, 0, CudaDevice.GELU_STORE);
+        dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, owned, ownStart, n * k, 0, 1, grouped, k,
+                learned ? gate : 0, CudaDevice.ACCUMULATE);
     }
 
     /** Tokens routed to ([layer][expert]) since load, read from the device. */

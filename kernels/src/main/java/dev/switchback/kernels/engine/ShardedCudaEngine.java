@@ -17,18 +17,22 @@ import java.util.concurrent.Future;
 import java.util.function.IntFunction;
 
 /**
- * A model's experts sharded over several GPUs of this host: every GPU holds the dense weights and a contiguous share
- * of each sparse block's experts, and runs the whole batch; in each sparse block every GPU computes its own experts'
- * tokens and an NCCL all-reduce sums the shares into every GPU's residual (communicators bootstrapped in-process).
- * Routing is computed identically everywhere, so the expert counters are the first GPU's. Each GPU is driven by a
- * thread of its own; the step's sequences and KV blocks are shared bookkeeping (each GPU keeps its own copy of the
- * keys and values, at the same block ids). Steps are launched kernel by kernel (no CUDA graphs yet).
+ * A model's experts sharded over several GPUs of this host: every GPU holds the dense weights and a share of each
+ * sparse block's experts. The batch's sequences are split between the GPUs (each sequence stays on one, where its keys
+ * and values are), and each GPU runs attention and the dense blocks for its own sequences only. In a sparse block the
+ * GPUs exchange tokens over NCCL (communicators bootstrapped in-process): an all-gather gives every GPU all the
+ * batch's normalised tokens, each computes its own experts' outputs for the tokens routed to them, and a
+ * reduce-scatter sums those outputs back into each token's own GPU. Routing runs over the whole batch, identically
+ * everywhere, so the expert counters are the first GPU's and capacity is counted over the batch as on one GPU. Each GPU
+ * is driven by a thread of its own; sequences and KV block ids are shared bookkeeping. With graphs on, each GPU
+ * replays a decode step captured for the step's shape (every GPU's token count), exchanges included.
  *
- * <p>This is expert sharding with replicated dense compute: it splits the experts' weights and reads over the GPUs
- * but not the attention and dense layers, and it exchanges the residual rather than only the routed tokens.
+ * <p>A new sequence goes to the GPU holding the fewest sequences (then the fewest tokens in the call); one that starts
+ * from cached prefix blocks goes to the GPU that wrote them. Every GPU allocates the whole KV pool, of which it uses
+ * the blocks of its own sequences.
  *
  * <p>Bad calls are refused before any rank starts (the shared bookkeeping checks them once). A device error inside one
- * rank's step leaves the other ranks' all-reduce without a partner: their step may never return, so the call can hang
+ * rank's step leaves the other ranks' exchanges without a partner: their step may never return, so the call can hang
  * (not handled yet: NCCL's abort would be the way out).
  */
 public final class ShardedCudaEngine implements StepEngine {
@@ -41,6 +45,10 @@ public final class ShardedCudaEngine implements StepEngine {
     private final int[][] order;
     /** The routing counters in the model's expert numbers (rank 0's, renumbered back). */
     private final ExpertStats stats;
+    /** The GPU holding each sequence's keys and values, and the GPU that last wrote each KV block. */
+    private final Map<Sequence, Integer> homes = new java.util.WeakHashMap<>();
+    /** Per KV block, the rank that last wrote it (−1: none yet). */
+    private int[] blockOwners;
     private boolean closed;
 
     private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert,
@@ -79,8 +87,6 @@ public final class ShardedCudaEngine implements StepEngine {
         }
         int[][] order = byLayer == null ? null : orders(config, byLayer, gpus.length);
         ModelWeights placed = order == null ? w : w.renumbered(order);
-        CudaEngine.Options eager = new CudaEngine.Options(options.kvBlockSize(), options.kvBlocks(), options.maxSequences(),
-                options.maxTokens(), false, options.gemmMinTokens());
         Nccl nccl = Nccl.open(gpus);
         int n = gpus.length;
         CudaDevice[] devices = new CudaDevice[n];
@@ -103,7 +109,7 @@ public final class ShardedCudaEngine implements StepEngine {
                 KvSequences shared = r == 0 ? null : ranks[0].sequences();
                 engine.onRank(r, () -> {
                     devices[rank] = CudaDevice.open(gpus[rank]);
-                    ranks[rank] = new CudaEngine(placed, devices[rank], eager,
+                    ranks[rank] = new CudaEngine(placed, devices[rank], options,
                             new CudaEngine.Shard(nccl, rank, first[rank], first[rank + 1], shared));
                     return null;
                 });
@@ -179,21 +185,18 @@ public final class ShardedCudaEngine implements StepEngine {
         }
     }
 
-    /** Runs {@code step} on every rank at once (they meet in the all-reduces) and returns rank 0's result. */
-    private <T> T onAll(IntFunction<T> step) {
+    /** Runs {@code step} on every rank at once (they meet in the sparse blocks) and returns each rank's result. */
+    private <T> List<T> onAll(IntFunction<T> step) {
         List<Future<T>> results = new ArrayList<>();
         for (int r = 0; r < ranks.length; r++) {
             int rank = r;
             results.add(threads[r].submit(() -> step.apply(rank)));
         }
-        T first = null;
+        List<T> values = new ArrayList<>();
         RuntimeException failure = null;
         for (int r = 0; r < results.size(); r++) {
             try {
-                T value = results.get(r).get();
-                if (r == 0) {
-                    first = value;
-                }
+                values.add(results.get(r).get());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted during a sharded step", e);
@@ -204,7 +207,7 @@ public final class ShardedCudaEngine implements StepEngine {
         if (failure != null) {
             throw failure;
         }
-        return first;
+        return values;
     }
 
     private static RuntimeException unwrap(ExecutionException e) {
@@ -231,23 +234,136 @@ public final class ShardedCudaEngine implements StepEngine {
         if (steps.isEmpty()) {
             return new float[0][];
         }
-        sequences().begin(steps); // checked and reserved once, here, so every rank sees the same blocks
-        float[][] out = onAll(r -> ranks[r].forward(steps));
-        sequences().commit(steps);
-        renumberStats();
+        sequences().begin(steps); // checked and reserved once, here, for every rank
+        Split split = split(steps);
+        List<float[][]> parts = onAll(r -> ranks[r].forwardShard(split.own(r, steps), split.tokens, split.ids, split.previous));
+        float[][] out = new float[steps.size()][];
+        split.scatter(r -> parts.get(r), out);
+        finish(steps, split);
         return out;
     }
 
-    /** {@link CudaEngine#decode}: each step's next token, sampled on the device (every rank draws the same). */
+    /** {@link CudaEngine#decode}: each step's next token, sampled on the GPU that holds its sequence. */
     public int[] decode(List<Engine.Step> steps, List<CudaEngine.Sampling> sampling) {
         if (steps.isEmpty()) {
             return new int[0];
         }
+        if (sampling.size() != steps.size()) {
+            throw new IllegalArgumentException(steps.size() + " steps but " + sampling.size() + " sampling settings");
+        }
         sequences().begin(steps);
-        int[] out = onAll(r -> ranks[r].decode(steps, sampling));
+        Split split = split(steps);
+        List<int[]> parts = onAll(r -> ranks[r].decodeShard(split.own(r, steps), split.own(r, sampling), split.tokens,
+                split.ids, split.previous));
+        Integer[] out = new Integer[steps.size()];
+        split.scatter(r -> java.util.Arrays.stream(parts.get(r)).boxed().toArray(Integer[]::new), out);
+        finish(steps, split);
+        return java.util.Arrays.stream(out).mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Commits the step, records which GPU now holds each sequence's blocks, and refreshes the counters. */
+    private void finish(List<Engine.Step> steps, Split split) {
         sequences().commit(steps);
+        if (blockOwners == null) {
+            blockOwners = new int[sequences().pool().totalBlocks()];
+            java.util.Arrays.fill(blockOwners, -1);
+        }
+        for (int i = 0; i < steps.size(); i++) {
+            // The blocks this step wrote: those holding its new positions.
+            Engine.Step s = steps.get(i);
+            int[] blocks = s.sequence().cache().blocks();
+            int size = sequences().pool().blockSize();
+            for (int b = (s.sequence().length() - s.tokens().length) / size; b < blocks.length; b++) {
+                blockOwners[blocks[b]] = split.rank[i];
+            }
+        }
         renumberStats();
-        return out;
+    }
+
+    /**
+     * A call's steps split over the ranks: each step's rank, every rank's token count, and every token id and
+     * predecessor in rank order (rank 0's steps in call order, then rank 1's, ...).
+     */
+    private record Split(int[] rank, int[] tokens, int[] ids, int[] previous) {
+        <T> List<T> own(int r, List<T> items) {
+            List<T> mine = new ArrayList<>();
+            for (int i = 0; i < items.size(); i++) {
+                if (rank[i] == r) {
+                    mine.add(items.get(i));
+                }
+            }
+            return mine;
+        }
+
+        /** Puts each rank's results (in its steps' order) back at their steps' places in the call. */
+        <T> void scatter(IntFunction<T[]> byRank, T[] out) {
+            List<T[]> parts = new ArrayList<>();
+            for (int r = 0; r < tokens.length; r++) {
+                parts.add(byRank.apply(r));
+            }
+            int[] next = new int[tokens.length];
+            for (int i = 0; i < rank.length; i++) {
+                out[i] = parts.get(rank[i])[next[rank[i]]++];
+            }
+        }
+    }
+
+    private Split split(List<Engine.Step> steps) {
+        int n = ranks.length;
+        int[] rank = new int[steps.size()];
+        int[] tokens = new int[n];
+        // Sequences each GPU holds (a sequence whose blocks are gone, closed or preempted, holds nothing anywhere).
+        int[] held = new int[n];
+        for (var it = homes.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Sequence, Integer> e = it.next();
+            if (e.getKey().cache().blockCount() == 0) {
+                it.remove();
+            } else {
+                held[e.getValue()]++;
+            }
+        }
+        java.util.Arrays.fill(rank, -1);
+        for (int i = 0; i < steps.size(); i++) {
+            Sequence q = steps.get(i).sequence();
+            Integer home = homes.get(q);
+            if (home == null && q.length() > 0 && q.cache().blockCount() > 0 && blockOwners != null
+                    && blockOwners[q.cache().blocks()[0]] >= 0) {
+                home = blockOwners[q.cache().blocks()[0]]; // a prefix cached by one of the ranks
+            }
+            if (home != null) {
+                rank[i] = home;
+                tokens[home] += steps.get(i).tokens().length;
+            }
+        }
+        for (int i = 0; i < steps.size(); i++) {
+            if (rank[i] < 0) {
+                int least = 0;
+                for (int r = 1; r < n; r++) {
+                    boolean fewer = held[r] < held[least] || held[r] == held[least] && tokens[r] < tokens[least];
+                    least = fewer ? r : least;
+                }
+                rank[i] = least;
+                held[least]++;
+                tokens[least] += steps.get(i).tokens().length;
+            }
+            homes.put(steps.get(i).sequence(), rank[i]);
+        }
+        int total = java.util.Arrays.stream(tokens).sum();
+        int[] ids = new int[total];
+        int[] previous = new int[total];
+        int at = 0;
+        for (int r = 0; r < n; r++) {
+            for (int i = 0; i < steps.size(); i++) {
+                if (rank[i] == r) {
+                    Engine.Step s = steps.get(i);
+                    for (int j = 0; j < s.tokens().length; j++, at++) {
+                        ids[at] = s.tokens()[j];
+                        previous[at] = s.sequence().previous(s.sequence().length() + j, s.tokens(), 0);
+                    }
+                }
+            }
+        }
+        return new Split(rank, tokens, ids, previous);
     }
 
     @Override

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -95,6 +96,73 @@ class NcclTest {
             d1.download(recv[1], got1, 8);
             assertArrayEquals(new float[] {0, 1, 100, 101, 102, 103, 0, 0}, got0, "rank 0: its own 2, then rank 1's 4");
             assertArrayEquals(new float[] {2, 3, 4, 104, 0, 0, 0, 0}, got1, "rank 1: rank 0's 3, then its own 1");
+        }
+    }
+
+    /**
+     * All-gather and reduce-scatter with a count per rank, each rank driven by its own thread as the sharded engine
+     * drives them: uneven counts (one grouped broadcast or reduce per rank) and even ones (NCCL's own collectives) give
+     * every rank every part in rank order, and each rank the sum of its part over both ranks.
+     */
+    @Tag("gpu")
+    @Test
+    void twoRanksGatherAndReduceScatterUnevenAndEvenParts() throws Exception {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        for (long[] counts : new long[][] {{3, 5}, {4, 4}, {0, 6}}) {
+            long[] offsets = {0, counts[0]};
+            int total = (int) (counts[0] + counts[1]);
+            try (Nccl nccl = Nccl.open(0, 1)) {
+                float[][] gathered = new float[2][total];
+                float[][] reduced = new float[2][];
+                java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+                try {
+                    List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+                    for (int r = 0; r < 2; r++) {
+                        int rank = r;
+                        done.add(pool.submit(() -> {
+                            try (CudaDevice dev = CudaDevice.open(rank)) {
+                                float[] own = new float[(int) Math.max(1, counts[rank])];
+                                float[] all = new float[total];
+                                for (int i = 0; i < own.length; i++) {
+                                    own[i] = 100 * rank + i;
+                                }
+                                for (int i = 0; i < total; i++) {
+                                    all[i] = 1000 * (rank + 1) + i; // each rank's contribution to every part
+                                }
+                                long ownBuf = dev.upload(own);
+                                long gatherBuf = dev.zeros(4L * total);
+                                long sumBuf = dev.upload(all);
+                                long out = dev.zeros(4L * Math.max(1, counts[rank]));
+                                nccl.allGather(rank, ownBuf, gatherBuf, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
+                                nccl.reduceScatterSum(rank, sumBuf, out, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
+                                dev.synchronize();
+                                dev.download(gatherBuf, gathered[rank], total);
+                                reduced[rank] = new float[(int) counts[rank]];
+                                dev.download(out, reduced[rank], reduced[rank].length);
+                            }
+                            return null;
+                        }));
+                    }
+                    for (var f : done) {
+                        f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                    }
+                } finally {
+                    pool.shutdownNow();
+                }
+                for (int r = 0; r < 2; r++) {
+                    for (int i = 0; i < total; i++) {
+                        int owner = i < counts[0] ? 0 : 1;
+                        int at = (int) (i - offsets[owner]);
+                        assertEquals(100 * owner + at, gathered[r][i], 0f, "counts " + java.util.Arrays.toString(counts) + ", rank " + r + " element " + i);
+                    }
+                    for (int i = 0; i < counts[r]; i++) {
+                        int at = (int) (offsets[r] + i);
+                        assertEquals(1000 + at + 2000 + at, reduced[r][i], 0f, "rank " + r + " sum " + i);
+                    }
+                }
+            }
         }
     }
 }

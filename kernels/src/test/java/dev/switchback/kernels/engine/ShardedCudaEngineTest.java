@@ -125,6 +125,53 @@ class ShardedCudaEngineTest {
         }
     }
 
+    /**
+     * Sequences split over the GPUs as they come and go: a third sequence joins two that are decoding, a call with one
+     * sequence leaves the other GPU without tokens of its own (it still computes its experts for the other's tokens),
+     * and the GPUs' rows come back in the call's order. Every call's logits equal one GPU's.
+     */
+    @ParameterizedTest
+    @MethodSource("architectures")
+    void sequencesSplitOverTheGpusAsTheyComeAndGo(Architecture architecture) {
+        assumeTwoGpus();
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, architecture);
+        ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 23).source(), WeightFormat.BF16);
+        CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
+        try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
+                ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options)) {
+            List<Sequence> s1 = new ArrayList<>();
+            List<Sequence> s2 = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                s1.add(one.newSequence());
+                s2.add(two.newSequence());
+            }
+            int[][] calls = {{0, 1}, {1, 0}, {2, 0, 1}, {1}, {2}, {0, 2, 1}, {0}};
+            for (int c = 0; c < calls.length; c++) {
+                List<Engine.Step> steps1 = new ArrayList<>();
+                List<Engine.Step> steps2 = new ArrayList<>();
+                for (int i : calls[c]) {
+                    int[] tokens = s1.get(i).length() == 0 ? TestModels.tokens(10 + i, 3 + 2 * i) : new int[] {(7 * c + i) % TestModels.VOCAB};
+                    steps1.add(new Engine.Step(s1.get(i), tokens));
+                    steps2.add(new Engine.Step(s2.get(i), tokens));
+                }
+                float[][] expected = one.forward(steps1);
+                float[][] actual = two.forward(steps2);
+                for (int i = 0; i < calls[c].length; i++) {
+                    double diff = TestModels.relativeDifference(expected[i], actual[i]);
+                    assertTrue(diff <= TOLERANCE, architecture.kind() + " call " + c + " sequence " + calls[c][i] + ": " + diff);
+                }
+            }
+            for (int i = 0; i < 3; i++) {
+                assertEquals(s1.get(i).length(), s2.get(i).length(), "sequence " + i + " length");
+            }
+            long[][] routed1 = one.routedTokens();
+            long[][] routed2 = two.routedTokens();
+            for (int l = 0; l < routed1.length; l++) {
+                assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
+            }
+        }
+    }
+
     @Test
     void aGroupNeedsTwoGpusAndAnExpertForEach() {
         assumeTwoGpus();
