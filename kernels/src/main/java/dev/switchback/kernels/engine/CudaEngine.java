@@ -650,7 +650,7 @@ public final class CudaEngine implements StepEngine {
                         dense(n, hidden, w.w2(), d, dFf, x, CudaDevice.ACCUMULATE);
                     }
                 } else if (shard == null) {
-                    experts(w, l, n, normed, ids, prev, expertTile, capacity, x);
+                    sparseBlock(w, l, n, normed, ids, prev, expertTile, capacity, x);
                 } else {
                     // Every rank's normalised tokens, in rank order; routing over all of them is the same on every rank.
                     long[] counts = new long[rankTokens.length];
@@ -666,7 +666,7 @@ public final class CudaEngine implements StepEngine {
                     if (n > 0) {
                         dev.copy(x, moe + 4L * ownFirstToken * d, (long) n * d);
                     }
-                    experts(w, l, all, gathered, allIds, allPrev, expertTile, capacity, moe);
+                    sparseBlock(w, l, all, gathered, allIds, allPrev, expertTile, capacity, moe);
                     shard.nccl().reduceScatterSum(shard.rank(), moe, x, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
                 }
             }
@@ -684,7 +684,7 @@ public final class CudaEngine implements StepEngine {
      * A sparse block's experts over n normalised tokens {@code in} (ids and predecessors for hash routing): routes them
      * (counting into the block's counters) and adds this engine's experts' gated outputs into {@code target}.
      */
-    private void experts(Layer w, int l, int n, long in, long tokenIds, long tokenPrev, int expertTile, int capacity, long target) {
+    private void sparseBlock(Layer w, int l, int n, long in, long tokenIds, long tokenPrev, int expertTile, int capacity, long target) {
         if (learned) {
             // One token per tile: the router has few rows, so its blocks are spread over the tokens.
             dev.linear(false, 1, in, w.router(), experts, d, routerLogits, 1, 0, n, 0, 1, 0, 1, 0, CudaDevice.STORE);
