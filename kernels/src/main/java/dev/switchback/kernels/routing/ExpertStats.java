@@ -35,6 +35,7 @@ public final class ExpertStats {
         dropped.set(layer * experts + expert, droppedTotal);
     }
 
+    /** Adds compute time of an expert (summed over the threads that ran it, when several split it). */
     public void addComputeNanos(int layer, int expert, long nanos) {
         computeNanos.addAndGet(layer * experts + expert, nanos);
     }

@@ -47,7 +47,7 @@ public final class ServingMetrics {
                 .help("Token assignments over an expert's capacity, passed through the residual")
                 .labelNames("model", "layer", "expert", "device").register(registry);
         expertCompute = Histogram.builder().name("switchback_expert_compute_seconds")
-                .help("Time an expert computed in one forward step").classicOnly().classicUpperBounds(EXPERT_SECONDS)
+                .help("Compute time of an expert in one forward step, summed over the threads that ran it").classicOnly().classicUpperBounds(EXPERT_SECONDS)
                 .labelNames("model", "layer", "expert", "device").register(registry);
         expertImbalance = Gauge.builder().name("switchback_expert_load_imbalance")
                 .help("Max over mean of expert token counts over the recent steps (1 is perfectly balanced)")
