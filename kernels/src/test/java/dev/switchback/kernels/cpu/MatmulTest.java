@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * summation order); every output must be written and nothing past the output touched.
  */
 class MatmulTest {
-    private static final int[] COLS = {1, 3, 15, 16, 17, 31, 33, 100, 257, 1000};
+    private static final int[] COLS = {1, 3, 15, 16, 17, 31, 33, 100, 257, 1000, 1024, 1031};
     private static final int[] ROWS = {1, 3, 17, 64, 257};
     private static final int SENTINELS = 3;
     /** Slack for the Vector API's implementation-defined lane reduction order, in units of u·Σ|x·w|. */
