@@ -275,13 +275,15 @@ public final class Nccl implements AutoCloseable {
         if (rank < 0 || rank >= n || offsets.length != n || counts.length != n) {
             throw new IllegalArgumentException(what + " on rank " + rank + " of " + n + " needs an offset and a count per rank");
         }
+        for (int q = 0; q < n; q++) { // all checked before any call is queued
+            if (counts[q] < 0 || offsets[q] < 0) {
+                throw new IllegalArgumentException(what + ": rank " + q + " has " + counts[q] + " elements at " + offsets[q]);
+            }
+        }
         try {
             check("ncclGroupStart", (int) groupStart.invokeExact());
             try {
                 for (int q = 0; q < n; q++) {
-                    if (counts[q] < 0 || offsets[q] < 0) {
-                        throw new IllegalArgumentException(what + ": rank " + q + " has " + counts[q] + " elements at " + offsets[q]);
-                    }
                     if (counts[q] > 0) {
                         check("NCCL " + what + " (rank " + rank + ", root " + q + ", " + counts[q] + " elements)", call.call(q));
                     }
