@@ -45,10 +45,8 @@ public final class ShardedCudaEngine implements StepEngine {
     private final int[][] order;
     /** The routing counters in the model's expert numbers (rank 0's, renumbered back). */
     private final ExpertStats stats;
-    /** The GPU holding each sequence's keys and values, and the GPU that last wrote each KV block. */
-    private final Map<Sequence, Integer> homes = new java.util.WeakHashMap<>();
-    /** Per KV block, the rank that last wrote it (−1: none yet). */
-    private int[] blockOwners;
+    /** Which GPU holds each sequence's keys and values. */
+    private final RankAssignment assignment;
     private boolean closed;
 
     private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert,
@@ -60,6 +58,7 @@ public final class ShardedCudaEngine implements StepEngine {
         this.firstExpert = firstExpert;
         this.order = order;
         this.stats = stats;
+        this.assignment = new RankAssignment(ranks.length);
     }
 
     /**
@@ -235,8 +234,8 @@ public final class ShardedCudaEngine implements StepEngine {
             return new float[0][];
         }
         sequences().begin(steps); // checked and reserved once, here, for every rank
-        Split split = split(steps);
-        List<float[][]> parts = onAll(r -> ranks[r].forwardShard(split.own(r, steps), split.tokens, split.ids, split.previous));
+        RankAssignment.Split split = assignment.split(steps);
+        List<float[][]> parts = onAll(r -> ranks[r].forwardShard(split.own(r, steps), split.tokens(), split.ids(), split.previous()));
         float[][] out = new float[steps.size()][];
         split.scatter(r -> parts.get(r), out);
         finish(steps, split);
@@ -252,9 +251,9 @@ public final class ShardedCudaEngine implements StepEngine {
             throw new IllegalArgumentException(steps.size() + " steps but " + sampling.size() + " sampling settings");
         }
         sequences().begin(steps);
-        Split split = split(steps);
-        List<int[]> parts = onAll(r -> ranks[r].decodeShard(split.own(r, steps), split.own(r, sampling), split.tokens,
-                split.ids, split.previous));
+        RankAssignment.Split split = assignment.split(steps);
+        List<int[]> parts = onAll(r -> ranks[r].decodeShard(split.own(r, steps), split.own(r, sampling), split.tokens(),
+                split.ids(), split.previous()));
         Integer[] out = new Integer[steps.size()];
         split.scatter(r -> java.util.Arrays.stream(parts.get(r)).boxed().toArray(Integer[]::new), out);
         finish(steps, split);
@@ -262,108 +261,10 @@ public final class ShardedCudaEngine implements StepEngine {
     }
 
     /** Commits the step, records which GPU now holds each sequence's blocks, and refreshes the counters. */
-    private void finish(List<Engine.Step> steps, Split split) {
+    private void finish(List<Engine.Step> steps, RankAssignment.Split split) {
         sequences().commit(steps);
-        if (blockOwners == null) {
-            blockOwners = new int[sequences().pool().totalBlocks()];
-            java.util.Arrays.fill(blockOwners, -1);
-        }
-        for (int i = 0; i < steps.size(); i++) {
-            // The blocks this step wrote: those holding its new positions.
-            Engine.Step s = steps.get(i);
-            int[] blocks = s.sequence().cache().blocks();
-            int size = sequences().pool().blockSize();
-            for (int b = (s.sequence().length() - s.tokens().length) / size; b < blocks.length; b++) {
-                blockOwners[blocks[b]] = split.rank[i];
-            }
-        }
+        assignment.written(steps, split, sequences().pool());
         renumberStats();
-    }
-
-    /**
-     * A call's steps split over the ranks: each step's rank, every rank's token count, and every token id and
-     * predecessor in rank order (rank 0's steps in call order, then rank 1's, ...).
-     */
-    private record Split(int[] rank, int[] tokens, int[] ids, int[] previous) {
-        <T> List<T> own(int r, List<T> items) {
-            List<T> mine = new ArrayList<>();
-            for (int i = 0; i < items.size(); i++) {
-                if (rank[i] == r) {
-                    mine.add(items.get(i));
-                }
-            }
-            return mine;
-        }
-
-        /** Puts each rank's results (in its steps' order) back at their steps' places in the call. */
-        <T> void scatter(IntFunction<T[]> byRank, T[] out) {
-            List<T[]> parts = new ArrayList<>();
-            for (int r = 0; r < tokens.length; r++) {
-                parts.add(byRank.apply(r));
-            }
-            int[] next = new int[tokens.length];
-            for (int i = 0; i < rank.length; i++) {
-                out[i] = parts.get(rank[i])[next[rank[i]]++];
-            }
-        }
-    }
-
-    private Split split(List<Engine.Step> steps) {
-        int n = ranks.length;
-        int[] rank = new int[steps.size()];
-        int[] tokens = new int[n];
-        // Sequences each GPU holds (a sequence whose blocks are gone, closed or preempted, holds nothing anywhere).
-        int[] held = new int[n];
-        for (var it = homes.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<Sequence, Integer> e = it.next();
-            if (e.getKey().cache().blockCount() == 0) {
-                it.remove();
-            } else {
-                held[e.getValue()]++;
-            }
-        }
-        java.util.Arrays.fill(rank, -1);
-        for (int i = 0; i < steps.size(); i++) {
-            Sequence q = steps.get(i).sequence();
-            Integer home = homes.get(q);
-            if (home == null && q.length() > 0 && q.cache().blockCount() > 0 && blockOwners != null
-                    && blockOwners[q.cache().blocks()[0]] >= 0) {
-                home = blockOwners[q.cache().blocks()[0]]; // a prefix cached by one of the ranks
-            }
-            if (home != null) {
-                rank[i] = home;
-                tokens[home] += steps.get(i).tokens().length;
-            }
-        }
-        for (int i = 0; i < steps.size(); i++) {
-            if (rank[i] < 0) {
-                int least = 0;
-                for (int r = 1; r < n; r++) {
-                    boolean fewer = held[r] < held[least] || held[r] == held[least] && tokens[r] < tokens[least];
-                    least = fewer ? r : least;
-                }
-                rank[i] = least;
-                held[least]++;
-                tokens[least] += steps.get(i).tokens().length;
-            }
-            homes.put(steps.get(i).sequence(), rank[i]);
-        }
-        int total = java.util.Arrays.stream(tokens).sum();
-        int[] ids = new int[total];
-        int[] previous = new int[total];
-        int at = 0;
-        for (int r = 0; r < n; r++) {
-            for (int i = 0; i < steps.size(); i++) {
-                if (rank[i] == r) {
-                    Engine.Step s = steps.get(i);
-                    for (int j = 0; j < s.tokens().length; j++, at++) {
-                        ids[at] = s.tokens()[j];
-                        previous[at] = s.sequence().previous(s.sequence().length() + j, s.tokens(), 0);
-                    }
-                }
-            }
-        }
-        return new Split(rank, tokens, ids, previous);
     }
 
     @Override
