@@ -89,9 +89,13 @@ public final class CudaEngine implements StepEngine {
      * token's own rank.
      */
     private final long gathered, moe;
-    /** With a shard, for the call being run: every rank's token count (rank-major order) and where this rank's start. */
+    /**
+     * With a shard, for the call being run: every rank's token count (rank-major order), and every rank's part of the
+     * exchanged rows as a count and an offset in floats.
+     */
     private int[] rankTokens;
-    private int ownFirstToken, allTokens;
+    private long[] rankFloats, rankFloatOffsets;
+    private int allTokens;
 
     /**
      * @param kvBlockSize positions per KV block
@@ -452,17 +456,21 @@ public final class CudaEngine implements StepEngine {
         if (shard == null || tokensPerRank.length != shard.nccl().ranks()) {
             throw new IllegalStateException("not a rank of a group of " + tokensPerRank.length);
         }
+        int ranks = tokensPerRank.length;
+        long[] floats = new long[ranks];
+        long[] offsets = new long[ranks];
         int all = 0;
-        int first = 0;
-        for (int r = 0; r < tokensPerRank.length; r++) {
-            first += r < shard.rank() ? tokensPerRank[r] : 0;
+        for (int r = 0; r < ranks; r++) {
+            floats[r] = (long) tokensPerRank[r] * d;
+            offsets[r] = (long) all * d;
             all += tokensPerRank[r];
         }
         if (all > options.maxTokens() || ids.length != all || previous.length != all) {
             throw new IllegalArgumentException(all + " tokens in one call (" + ids.length + " ids); this engine takes at most " + options.maxTokens());
         }
         rankTokens = tokensPerRank.clone();
-        ownFirstToken = first;
+        rankFloats = floats;
+        rankFloatOffsets = offsets;
         allTokens = all;
         for (int t = 0; t < all; t++) {
             hostMeta.set(JAVA_INT, allIdsOff + 4L * t, ids[t]);
@@ -653,21 +661,17 @@ public final class CudaEngine implements StepEngine {
                     sparseBlock(w, l, n, normed, ids, prev, expertTile, capacity, x);
                 } else {
                     // Every rank's normalised tokens, in rank order; routing over all of them is the same on every rank.
-                    long[] counts = new long[rankTokens.length];
-                    long[] offsets = new long[rankTokens.length];
-                    for (int r = 0, at = 0; r < counts.length; at += rankTokens[r], r++) {
-                        counts[r] = (long) rankTokens[r] * d;
-                        offsets[r] = (long) at * d;
-                    }
-                    shard.nccl().allGather(shard.rank(), normed, gathered, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
+                    shard.nccl().allGather(shard.rank(), normed, gathered, rankFloatOffsets, rankFloats, Nccl.DataType.FLOAT32,
+                            dev.stream());
                     // This rank's residual rows in its own segment, zeros elsewhere: the sum over the ranks of each
                     // segment is then its rows' residual plus every expert's output, reduced straight into x.
                     dev.runtime().memsetAsync(moe, 0, 4L * all * d, dev.stream());
                     if (n > 0) {
-                        dev.copy(x, moe + 4L * ownFirstToken * d, (long) n * d);
+                        dev.copy(x, moe + 4L * rankFloatOffsets[shard.rank()], (long) n * d);
                     }
                     sparseBlock(w, l, all, gathered, allIds, allPrev, expertTile, capacity, moe);
-                    shard.nccl().reduceScatterSum(shard.rank(), moe, x, offsets, counts, Nccl.DataType.FLOAT32, dev.stream());
+                    shard.nccl().reduceScatterSum(shard.rank(), moe, x, rankFloatOffsets, rankFloats, Nccl.DataType.FLOAT32,
+                            dev.stream());
                 }
             }
         }
