@@ -1,12 +1,11 @@
 package dev.switchback.kernels.engine;
 
 import dev.switchback.kernels.kv.BlockPool;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
-import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * Which GPU of a sharded group ({@link ShardedCudaEngine}) holds each sequence: a sequence stays on the GPU that holds
@@ -32,26 +31,14 @@ final class RankAssignment {
      * predecessor in rank order (rank 0's steps in call order, then rank 1's, ...).
      */
     record Split(int[] rank, int[] tokens, int[] ids, int[] previous) {
-        <T> List<T> own(int r, List<T> items) {
-            List<T> mine = new ArrayList<>();
-            for (int i = 0; i < items.size(); i++) {
-                if (rank[i] == r) {
-                    mine.add(items.get(i));
-                }
-            }
-            return mine;
+        /** Where rank r's steps stand in the call, in call order (its results come back in this order). */
+        int[] positions(int r) {
+            return IntStream.range(0, rank.length).filter(i -> rank[i] == r).toArray();
         }
 
-        /** Puts each rank's results (in its steps' order) back at their steps' places in the call. */
-        <T> void scatter(IntFunction<T[]> byRank, T[] out) {
-            List<T[]> parts = new ArrayList<>();
-            for (int r = 0; r < tokens.length; r++) {
-                parts.add(byRank.apply(r));
-            }
-            int[] next = new int[tokens.length];
-            for (int i = 0; i < rank.length; i++) {
-                out[i] = parts.get(rank[i])[next[rank[i]]++];
-            }
+        /** Rank r's items of a per-step list. */
+        <T> List<T> own(int r, List<T> items) {
+            return Arrays.stream(positions(r)).mapToObj(items::get).toList();
         }
     }
 

@@ -237,7 +237,12 @@ public final class ShardedCudaEngine implements StepEngine {
         RankAssignment.Split split = assignment.split(steps);
         List<float[][]> parts = onAll(r -> ranks[r].forwardShard(split.own(r, steps), split.tokens(), split.ids(), split.previous()));
         float[][] out = new float[steps.size()][];
-        split.scatter(r -> parts.get(r), out);
+        for (int r = 0; r < ranks.length; r++) {
+            int[] at = split.positions(r);
+            for (int j = 0; j < at.length; j++) {
+                out[at[j]] = parts.get(r)[j];
+            }
+        }
         finish(steps, split);
         return out;
     }
@@ -254,10 +259,15 @@ public final class ShardedCudaEngine implements StepEngine {
         RankAssignment.Split split = assignment.split(steps);
         List<int[]> parts = onAll(r -> ranks[r].decodeShard(split.own(r, steps), split.own(r, sampling), split.tokens(),
                 split.ids(), split.previous()));
-        Integer[] out = new Integer[steps.size()];
-        split.scatter(r -> java.util.Arrays.stream(parts.get(r)).boxed().toArray(Integer[]::new), out);
+        int[] out = new int[steps.size()];
+        for (int r = 0; r < ranks.length; r++) {
+            int[] at = split.positions(r);
+            for (int j = 0; j < at.length; j++) {
+                out[at[j]] = parts.get(r)[j];
+            }
+        }
         finish(steps, split);
-        return java.util.Arrays.stream(out).mapToInt(Integer::intValue).toArray();
+        return out;
     }
 
     /** Commits the step, records which GPU now holds each sequence's blocks, and refreshes the counters. */

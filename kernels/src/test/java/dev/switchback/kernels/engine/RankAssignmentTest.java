@@ -54,11 +54,10 @@ class RankAssignmentTest {
         List<Sequence> reordered = List.of(s.get(3), s.get(0), s.get(2), s.get(1));
         RankAssignment.Split again = step(steps(reordered, 1, 1, 1, 1));
         assertArrayEquals(new int[] {1, 0, 0, 1}, again.rank());
-        String[][] byRank = {{"s0", "s2"}, {"s3", "s1"}};
-        String[] out = new String[4];
-        again.scatter(r -> byRank[r], out);
-        assertArrayEquals(new String[] {"s3", "s0", "s2", "s1"}, out);
-        assertEquals(List.of(s.get(0), s.get(2)), again.own(0, reordered).stream().sorted((a, b) -> s.indexOf(a) - s.indexOf(b)).toList());
+        assertArrayEquals(new int[] {1, 2}, again.positions(0), "GPU 0's results go to the call's places 1 and 2");
+        assertArrayEquals(new int[] {0, 3}, again.positions(1));
+        assertEquals(List.of(s.get(0), s.get(2)), again.own(0, reordered));
+        assertEquals(List.of(s.get(3), s.get(1)), again.own(1, reordered));
 
         // A closed sequence frees its GPU's place: a newcomer goes there although both GPUs held two.
         s.get(2).close();
