@@ -56,8 +56,7 @@ final class Attention {
                 rotary.apply(k, off, b.positions[t]);
                 b.owner[t].cache().write(slot, b.positions[t], k, t * d, v, t * d, h * headSize, (h + 1) * headSize);
                 if (decoding) {
-                    PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, h * headSize, headSize, scale,
-                            scores, out, off);
+                    attend(b, slot, q, i, scale, scores, out);
                 }
             }
         });
@@ -65,16 +64,21 @@ final class Attention {
             parallel.forRange(n * heads, workPerItem, (from, to) -> {
                 float[] scores = new float[rotary.maxPositions()];
                 for (int i = from; i < to; i++) {
-                    int t = i / heads;
-                    int off = t * d + (i % heads) * headSize;
-                    PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, (i % heads) * headSize,
-                            headSize, scale, scores, out, off);
+                    attend(b, slot, q, i, scale, scores, out);
                 }
             });
         }
         float[] y = new float[n * d];
         backend.linear(out, n, wo, y);
         return y;
+    }
+
+    /** Item i = (token i / heads, head i % heads) attends over its sequence's cache up to its own position, into out. */
+    private void attend(Batch b, int slot, float[] q, int i, float scale, float[] scores, float[] out) {
+        int t = i / heads;
+        int h = i % heads;
+        int off = t * wq.rows() + h * headSize;
+        PagedAttention.attend(b.owner[t].cache(), slot, b.positions[t] + 1, q, off, h * headSize, headSize, scale, scores, out, off);
     }
 
     /** Rotary angle tables (the trainer's own, {@link RotaryTables}). */
