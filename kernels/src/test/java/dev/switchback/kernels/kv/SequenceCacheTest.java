@@ -75,7 +75,10 @@ class SequenceCacheTest {
         }
     }
 
-    /** Writing a position head by head (as the engine's threads do) stores exactly what one whole-row write stores. */
+    /**
+     * Writing a position head by head (as the engine's threads do) stores exactly what one whole-row write stores, and
+     * one head's slice touches no other head.
+     */
     @ParameterizedTest
     @EnumSource(KvFormat.class)
     void headSlicesWrittenSeparatelyEqualOneRowWrite(KvFormat format) {
@@ -106,6 +109,19 @@ class SequenceCacheTest {
             sliced.gatherByHead(1, 3, 0, 5, k2, v2, 5);
             assertArrayEquals(k1, k2);
             assertArrayEquals(v1, v2);
+            // One head's slice leaves the other heads of that position alone.
+            try (SequenceCache one = new SequenceCache(pool)) {
+                one.reserve(1);
+                float[] key = {1, 2, 3, 4, 5, 6};
+                float[] value = {-1, -2, -3, -4, -5, -6};
+                one.write(0, 0, key, 0, value, 0, 2, 4);
+                one.setLength(1);
+                float[] keys = new float[3 * 2];
+                float[] values = new float[keys.length];
+                one.gatherByHead(0, 3, 0, 1, keys, values, 1);
+                assertArrayEquals(new float[] {0, 0, 3, 4, 0, 0}, keys);
+                assertArrayEquals(new float[] {0, 0, -3, -4, 0, 0}, values);
+            }
             float[] row = new float[6];
             assertThrows(IllegalArgumentException.class, () -> sliced.write(1, 0, row, 0, row, 0, 4, 7), "past the row");
             assertThrows(IllegalArgumentException.class, () -> sliced.write(1, 0, row, 0, row, 0, 3, 2), "empty backwards");
