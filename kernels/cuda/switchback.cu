@@ -451,6 +451,36 @@ __global__ void route_kernel(const float* logits, int n, int experts, int k, int
     }
 }
 
+// One rank's slots when it holds any set of a block's experts, some as one copy of several: local group j is expert
+// local[3j], whose routed slots are split into local[3j+2] contiguous near-equal shares (share i starts at
+// count·i / copies), of which this rank takes share local[3j+1]. The shares' slots are written back to back into
+// out_grouped, their starts into out_start (groups + 1 entries), so the grouped linear kernel runs on them as on
+// route_kernel's own table.
+__global__ void share_kernel(const int* group_start, const int* grouped, const int* local, int groups, int* out_start,
+                             int* out_grouped) {
+    PDL_ENTRY();
+    extern __shared__ int starts[];
+    if (threadIdx.x == 0) {
+        int acc = 0;
+        for (int j = 0; j < groups; j++) {
+            int e = local[3 * j], i = local[3 * j + 1], copies = local[3 * j + 2];
+            int count = group_start[e + 1] - group_start[e];
+            starts[j] = acc;
+            acc += (int) ((long long) count * (i + 1) / copies - (long long) count * i / copies);
+        }
+        starts[groups] = acc;
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j <= groups; j += blockDim.x) out_start[j] = starts[j];
+    for (int j = 0; j < groups; j++) {
+        int e = local[3 * j], i = local[3 * j + 1], copies = local[3 * j + 2];
+        int count = group_start[e + 1] - group_start[e];
+        int from = group_start[e] + (int) ((long long) count * i / copies);
+        int len = starts[j + 1] - starts[j];
+        for (int t = threadIdx.x; t < len; t += blockDim.x) out_grouped[starts[j] + t] = grouped[from + t];
+    }
+}
+
 __device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
     z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -619,7 +649,7 @@ cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, 
 extern "C" {
 
 // Version of this kernel library's C interface; the Java binding refuses a library of another version.
-int sb_abi_version() { return 4; }
+int sb_abi_version() { return 5; }
 
 // Turns programmatic dependent launch on or off (on needs compute capability 9.0+).
 int sb_set_pdl(int on) {
@@ -678,6 +708,13 @@ int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, 
             capacity, P(const int*, table), bigram, P(const int*, ids), P(const int*, prev), P(int*, expert),
             P(float*, gate), P(int*, slot), P(int*, group_start), P(int*, grouped),
             P(unsigned long long*, routed_total), P(unsigned long long*, dropped_total));
+}
+
+int sb_share(dptr stream, dptr group_start, dptr grouped, dptr local, int groups, dptr out_start, dptr out_grouped) {
+    if (groups < 1) return cudaErrorInvalidValue;
+    return launch(P(cudaStream_t, stream), dim3(1), dim3(256), (groups + 1) * sizeof(int), share_kernel,
+            P(const int*, group_start), P(const int*, grouped), P(const int*, local), groups, P(int*, out_start),
+            P(int*, out_grouped));
 }
 
 int sb_sample(dptr stream, dptr logits, int rows, int vocab, dptr temperature, dptr top_p, dptr seed, dptr out) {

@@ -7,6 +7,8 @@ import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
 import dev.switchback.kernels.engine.ShardedCudaEngine;
+import dev.switchback.kernels.placement.LayerPlacement;
+import dev.switchback.kernels.placement.Placements;
 import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.ModelWeights;
 import dev.switchback.kernels.engine.TensorSource;
@@ -70,6 +72,11 @@ public final class GpuBench implements Callable<Integer> {
                     + " every sparse block's experts; NCCL sums the shares) and print the scaling against one GPU.")
     String gpus;
 
+    @Option(names = "--placements", defaultValue = "contiguous", paramLabel = "P,...",
+            description = "Expert placements for --gpus, run in turn: contiguous, round-robin, load (planned on the tokens each"
+                    + " expert got in the runs before it, so list it after another; one spare copy per GPU) (default: ${DEFAULT-VALUE}).")
+    String placements;
+
     @Option(names = "--no-graphs", description = "Launch every kernel of a step instead of replaying a captured CUDA graph.")
     boolean noGraphs;
 
@@ -126,6 +133,7 @@ public final class GpuBench implements Callable<Integer> {
                     gemmMinTokens);
             double[] single = new double[bs.size()];
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
+                tokensPerSecond(engine, engine::decode, maxBatch); // untimed: see warmUp
                 out.println("| batch | tok/s | ms/step | weight MB/step | roofline tok/s | % of roofline |");
                 out.println("|---:|---:|---:|---:|---:|---:|");
                 for (int i = 0; i < bs.size(); i++) {
@@ -141,21 +149,82 @@ public final class GpuBench implements Callable<Integer> {
             }
             if (gpus != null) {
                 int[] group = BenchCommand.ints(gpus).stream().mapToInt(Integer::intValue).toArray();
-                try (ShardedCudaEngine sharded = ShardedCudaEngine.open(w, group, options)) {
-                    out.printf(Locale.ROOT, "experts sharded over %d GPUs %s, graphs %s (as one GPU above)%n",
-                            group.length, java.util.Arrays.toString(group), noGraphs ? "off" : "on");
-                    out.println("| batch | 1 GPU tok/s | " + group.length + " GPUs tok/s | scaling |");
-                    out.println("|---:|---:|---:|---:|");
-                    for (int i = 0; i < bs.size(); i++) {
-                        double tps = tokensPerSecond(sharded, sharded::decode, bs.get(i));
-                        out.printf(Locale.ROOT, "| %d | %.0f | %.0f | %.2f× |%n", bs.get(i), single[i], tps, tps / single[i]);
-                        out.flush();
+                out.printf(Locale.ROOT, "experts sharded over %d GPUs %s, graphs %s (as one GPU above); device imbalance: the"
+                        + " busiest GPU's expert tokens over the mean, worst sparse block, over the placement's own run%n",
+                        group.length, java.util.Arrays.toString(group), noGraphs ? "off" : "on");
+                out.println("| placement | experts per GPU | batch | 1 GPU tok/s | " + group.length + " GPUs tok/s | scaling | device imbalance |");
+                out.println("|---|---|---:|---:|---:|---:|---:|");
+                long[][] counted = null; // every earlier sharded run's routed tokens, for load
+                for (String name : placements.split(",")) {
+                    LayerPlacement[] byLayer = placement(config, name.strip(), group.length, counted);
+                    try (ShardedCudaEngine sharded = ShardedCudaEngine.open(w, group, options, byLayer)) {
+                        tokensPerSecond(sharded, sharded::decode, maxBatch); // untimed: see warmUp
+                        for (int i = 0; i < bs.size(); i++) {
+                            long[][] before = sharded.routedTokens();
+                            double tps = tokensPerSecond(sharded, sharded::decode, bs.get(i));
+                            long[][] after = sharded.routedTokens();
+                            double imbalance = 1;
+                            String held = "";
+                            for (int l = 0; l < after.length; l++) {
+                                if (after[l].length == 0) {
+                                    continue;
+                                }
+                                long[] tokens = new long[after[l].length];
+                                for (int e = 0; e < tokens.length; e++) {
+                                    tokens[e] = after[l][e] - before[l][e];
+                                }
+                                LayerPlacement p = byLayer != null ? byLayer[l] : ShardedCudaEngine.contiguousShares(tokens.length, group.length);
+                                imbalance = Math.max(imbalance, LayerPlacement.imbalance(p.deviceLoad(tokens)));
+                                held = java.util.Arrays.toString(p.expertsPerDevice());
+                            }
+                            out.printf(Locale.ROOT, "| %s | %s | %d | %.0f | %.0f | %.2f× | %.3f |%n", name.strip(), held, bs.get(i),
+                                    single[i], tps, tps / single[i], imbalance);
+                            out.flush();
+                        }
+                        long[][] routed = sharded.routedTokens();
+                        if (counted == null) {
+                            counted = routed;
+                        } else {
+                            for (int l = 0; l < routed.length; l++) {
+                                for (int e = 0; e < routed[l].length; e++) {
+                                    counted[l][e] += routed[l][e];
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         return 0;
     }
+
+    /** A named placement of every sparse block; null for contiguous shares (the engine's default). */
+    private static LayerPlacement[] placement(ModelConfig config, String name, int gpus, long[][] counted) {
+        if (name.equals("contiguous")) {
+            return null;
+        }
+        if (name.equals("load") && counted == null) {
+            throw new IllegalArgumentException("--placements: load plans on the tokens counted by the runs before it; list another first (e.g. contiguous,load)");
+        }
+        int experts = config.architecture().sparse().experts();
+        LayerPlacement[] out = new LayerPlacement[config.layers()];
+        for (int l = 0; l < out.length; l++) {
+            if (config.architecture().isSparseLayer(l)) {
+                out[l] = switch (name) {
+                    case "round-robin" -> Placements.roundRobin(experts, gpus);
+                    case "load" -> Placements.load(counted[l], gpus, gpus);
+                    default -> throw new IllegalArgumentException("--placements: contiguous, round-robin or load, got '" + name + "'");
+                };
+            }
+        }
+        return out;
+    }
+
+    /*
+     * warmUp: every engine first runs one untimed pass at the largest batch. A few hundred steps are too few for the JIT
+     * to finish compiling the host side of a step (per-step code runs a few times per step): on two H200s the sharded
+     * placement listed first ran at 1.00–1.18× one GPU and the same placement listed later at 1.28–1.43×.
+     */
 
     /** A greedy decoding call of either engine. */
     interface Decoding {

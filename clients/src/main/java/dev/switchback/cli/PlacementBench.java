@@ -1,11 +1,11 @@
 package dev.switchback.cli;
 
 import dev.switchback.kernels.engine.Engine;
-import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.engine.RoutedCounts;
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.kernels.placement.Placements;
-import dev.switchback.kernels.routing.ExpertStats;
+import dev.switchback.server.models.PlacementPlanner;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.corpus.Corpus;
@@ -15,7 +15,6 @@ import dev.switchback.store.tokenizer.BpeTokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -83,14 +82,14 @@ final class PlacementBench implements Callable<Integer> {
             int experts = config.architecture().sparse().experts();
             BpeTokenizer tokenizer = BpeTokenizer.load(opened.tokenizerFile());
             Corpus text = Corpus.load(corpusFile);
-            int[] calibration = firstTokens(tokenizer, text.trainTexts(), tokens);
-            int[] validation = firstTokens(tokenizer, text.validationTexts(), tokens);
+            int[] calibration = PlacementPlanner.firstTokens(tokenizer, text.trainTexts(), tokens);
+            int[] validation = PlacementPlanner.firstTokens(tokenizer, text.validationTexts(), tokens);
             Engine engine = Engine.load(opened, Engine.Options.defaults().withMaxSequences(1));
             err.printf(Locale.ROOT, "routing %,d training and %,d validation tokens through %s…%n", calibration.length,
                     validation.length, opened.manifest().name());
             err.flush();
-            long[][] planned = routedCounts(engine, calibration);
-            long[][] served = routedCounts(engine, validation);
+            long[][] planned = RoutedCounts.measure(engine, calibration, config.contextLength());
+            long[][] served = RoutedCounts.measure(engine, validation, config.contextLength());
             HashRouting hash = engine.weights().hashRouting();
             int spare = spareReplicas;
             out.printf(Locale.ROOT, "model %s (%s, %d experts), %s: planned on %,d training tokens, measured on %,d validation tokens%n",
@@ -123,56 +122,5 @@ final class PlacementBench implements Callable<Integer> {
             out.flush();
         }
         return 0;
-    }
-
-    /** The first {@code limit} tokens of the texts, each followed by a newline as in training. */
-    private static int[] firstTokens(BpeTokenizer tokenizer, List<String> texts, int limit) {
-        List<int[]> parts = new ArrayList<>();
-        int total = 0;
-        for (String t : texts) {
-            if (total >= limit) {
-                break;
-            }
-            int[] ids = tokenizer.encodeOrdinary(t + "\n");
-            parts.add(ids);
-            total += ids.length;
-        }
-        int[] out = new int[Math.min(total, limit)];
-        int at = 0;
-        for (int[] p : parts) {
-            int n = Math.min(p.length, out.length - at);
-            System.arraycopy(p, 0, out, at, n);
-            at += n;
-        }
-        return out;
-    }
-
-    /** Tokens each expert of each layer computes (dropped ones not counted) when the model reads {@code ids} in context-sized windows. */
-    private static long[][] routedCounts(Engine engine, int[] ids) {
-        ExpertStats stats = engine.expertStats();
-        long[][] before = snapshot(stats);
-        int window = engine.config().contextLength();
-        for (int from = 0; from < ids.length; from += window) {
-            try (Sequence s = engine.newSequence()) {
-                engine.prefill(s, Arrays.copyOfRange(ids, from, Math.min(ids.length, from + window)));
-            }
-        }
-        long[][] after = snapshot(stats);
-        for (int l = 0; l < after.length; l++) {
-            for (int e = 0; e < after[l].length; e++) {
-                after[l][e] -= before[l][e];
-            }
-        }
-        return after;
-    }
-
-    private static long[][] snapshot(ExpertStats stats) {
-        long[][] out = new long[stats.layers()][stats.experts()];
-        for (int l = 0; l < out.length; l++) {
-            for (int e = 0; e < out[l].length; e++) {
-                out[l][e] = stats.routed(l, e);
-            }
-        }
-        return out;
     }
 }

@@ -8,11 +8,13 @@ import dev.switchback.server.SwitchbackServer;
 import dev.switchback.server.grpc.GrpcServerConfig;
 import dev.switchback.server.http.HttpServerOptions;
 import dev.switchback.server.models.EngineGenerationService;
+import dev.switchback.server.models.PlacementOption;
 import dev.switchback.server.models.ServerOptions;
 import dev.switchback.store.ModelRef;
 import dev.switchback.store.ModelStore;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -74,10 +76,20 @@ final class ServeCommand implements Callable<Integer> {
             description = "The CUDA device(s) for --device cuda; several shard each sparse block's experts over them (default: ${DEFAULT-VALUE}).")
     String gpus;
 
-    @Option(names = "--expert-placement", defaultValue = "contiguous", paramLabel = "contiguous|round-robin",
-            description = "How --gpus share each sparse block's experts: contiguous ranges, or expert e on GPU e mod N"
-                    + " (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--expert-placement", defaultValue = "contiguous", paramLabel = "contiguous|round-robin|load|static-balanced",
+            description = "How --gpus share each sparse block's experts: contiguous ranges; expert e on GPU e mod N;"
+                    + " load (planned from each expert's tokens on --placement-text, measured on the GPUs, the busiest"
+                    + " experts copied to several GPUs); static-balanced (hash models: the table's token mass on"
+                    + " --placement-text) (default: ${DEFAULT-VALUE}).")
     String expertPlacement;
+
+    @Option(names = "--placement-text", paramLabel = "FILE",
+            description = "Text (.txt or .txt.gz) that load and static-balanced plan on (default: ../shared/corpus/kjv.txt.gz).")
+    Path placementText;
+
+    @Option(names = "--placement-tokens", defaultValue = "32768", paramLabel = "N",
+            description = "Tokens of --placement-text read to plan (default: ${DEFAULT-VALUE}).")
+    int placementTokens;
 
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")
     int defaultMaxTokens;
@@ -142,15 +154,27 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no models in " + s.root() + "; train one first, e.g. ./switchback train --config trainer/configs/switch-tiny.json");
         }
         KvFormat kvFormat = KvFormat.parse(kvCacheDtype);
-        PlacementStrategy placement = switch (expertPlacement) {
+        PlacementStrategy strategy = switch (expertPlacement) {
             case "contiguous" -> null;
             case "round-robin" -> PlacementStrategy.ROUND_ROBIN;
-            case "load", "static-balanced" -> throw new IllegalArgumentException("--expert-placement " + expertPlacement
-                    + " plans from measured token counts, which the server does not gather yet (bench placement plans it on a"
-                    + " corpus); contiguous or round-robin");
-            default -> throw new IllegalArgumentException("--expert-placement must be contiguous or round-robin, got '"
-                    + expertPlacement + "'");
+            case "load" -> PlacementStrategy.LOAD;
+            case "static-balanced" -> PlacementStrategy.STATIC_BALANCED;
+            default -> throw new IllegalArgumentException("--expert-placement must be contiguous, round-robin, load or"
+                    + " static-balanced, got '" + expertPlacement + "'");
         };
+        if (placementTokens < 1) {
+            throw new IllegalArgumentException("--placement-tokens must be >= 1, got " + placementTokens);
+        }
+        PlacementOption placement = null;
+        if (strategy == PlacementStrategy.ROUND_ROBIN) {
+            placement = PlacementOption.roundRobin();
+        } else if (strategy != null) {
+            Path text = placementText != null ? placementText : Defaults.corpus();
+            if (!Files.isRegularFile(text)) {
+                throw new IllegalArgumentException("--placement-text: file does not exist: " + text);
+            }
+            placement = new PlacementOption(strategy, text, placementTokens);
+        }
         if (placement != null && !(device.equals("cuda") && gpus.contains(","))) {
             throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda --gpus N,M,...");
         }

@@ -37,15 +37,20 @@ class ServeDeviceTest {
         assertEquals("error: --gpus lists device 0 twice", twice.err().strip());
         CliRun word = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,x", "--port", "0");
         assertEquals("error: --gpus must be device numbers separated by commas, got '0,x'", word.err().strip());
-        CliRun load = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,1", "--expert-placement",
-                "static-balanced", "--port", "0");
-        assertEquals(2, load.exitCode());
-        assertTrue(load.err().strip().startsWith("error: --expert-placement static-balanced plans from measured token counts"), load.err());
+        Path missing = dir.resolve("no-such-text.txt");
+        CliRun noText = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,1", "--expert-placement",
+                "static-balanced", "--placement-text", missing.toString(), "--port", "0");
+        assertEquals(2, noText.exitCode());
+        assertEquals("error: --placement-text: file does not exist: " + missing, noText.err().strip());
+        CliRun noTokens = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--gpus", "0,1", "--expert-placement",
+                "load", "--placement-tokens", "0", "--port", "0");
+        assertEquals("error: --placement-tokens must be >= 1, got 0", noTokens.err().strip());
         CliRun oneDevice = CliRun.of("serve", "--store", dir.toString(), "--expert-placement", "round-robin", "--port", "0");
         assertEquals("error: --expert-placement places experts over several GPUs: give --device cuda --gpus N,M,...",
                 oneDevice.err().strip());
         CliRun unknown = CliRun.of("serve", "--store", dir.toString(), "--expert-placement", "diagonal", "--port", "0");
-        assertEquals("error: --expert-placement must be contiguous or round-robin, got 'diagonal'", unknown.err().strip());
+        assertEquals("error: --expert-placement must be contiguous, round-robin, load or static-balanced, got 'diagonal'",
+                unknown.err().strip());
         CliRun fp8 = CliRun.of("serve", "--store", dir.toString(), "--kv-cache-dtype", "fp8", "--port", "0");
         assertEquals(2, fp8.exitCode());
         assertEquals("error: KV cache dtype must be f32 or bf16, got 'fp8'", fp8.err().strip());

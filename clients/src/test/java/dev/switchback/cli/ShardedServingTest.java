@@ -14,12 +14,14 @@ import dev.switchback.server.generation.GenerationException;
 import dev.switchback.server.generation.GenerationListener;
 import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.models.EngineGenerationService;
+import dev.switchback.server.models.PlacementOption;
 import dev.switchback.server.models.ServerOptions;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.PublishedModel;
 import dev.switchback.store.TinyModels;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,20 +29,23 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The server with a model's experts sharded round-robin over two GPUs ({@code --device cuda --gpus 0,1
- * --expert-placement round-robin}): concurrent greedy
- * requests get what one GPU's engine generates alone. Runs only where two CUDA devices are found (tag {@code gpu}).
+ * The server with a model's experts sharded over two GPUs ({@code --device cuda --gpus 0,1 --expert-placement
+ * round-robin|load}): concurrent greedy requests get what one GPU's engine generates alone. With {@code load} the server
+ * first reads a calibration text on the GPUs to count each expert's tokens, then reloads with the planned placement
+ * (spare copies of the busiest experts on both GPUs). Runs only where two CUDA devices are found (tag {@code gpu}).
  */
 @Tag("gpu")
 class ShardedServingTest {
     static final int MAX_TOKENS = 12;
 
-    @Test
-    void requestsServedOnTwoGpusEqualOneGpusGreedyContinuation(@TempDir Path store) throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"round-robin", "load"})
+    void requestsServedOnTwoGpusEqualOneGpusGreedyContinuation(String strategy, @TempDir Path store) throws Exception {
         assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
         assumeTrue(Nccl.findLibrary() != null, "no NCCL");
         assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
@@ -66,9 +71,14 @@ class ShardedServingTest {
                 expected.add(ids);
             }
         }
-        // Round-robin: the tiny model's 4 experts as 0, 2 on the first GPU and 1, 3 on the second.
+        // Round-robin: the tiny model's 4 experts as 0, 2 on the first GPU and 1, 3 on the second. Load: planned on
+        // a short text's counts, with two spare copies.
+        Path text = store.resolve("calibration.txt");
+        Files.writeString(text, String.join("\n", java.util.Collections.nCopies(20, String.join("\n", prompts))) + "\n");
+        PlacementOption placement = strategy.equals("load") ? new PlacementOption(PlacementStrategy.LOAD, text, 2048)
+                : PlacementOption.roundRobin();
         ServerOptions options = ServerOptions.defaults().withDevice("cuda:0,1").withModels(List.of("tiny"))
-                .withExpertPlacement(PlacementStrategy.ROUND_ROBIN);
+                .withExpertPlacement(placement);
         try (EngineGenerationService service = new EngineGenerationService(new ModelStore(store), options, new PrometheusRegistry())) {
             service.started().get(120, TimeUnit.SECONDS);
             List<CompletableFuture<List<Integer>>> results = new ArrayList<>();

@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 4;
+    private static final int ABI_VERSION = 5;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -34,7 +34,7 @@ public final class CudaDevice implements AutoCloseable {
     private final int computeCapability;
     private final long stream;
     private final List<Long> allocations = new ArrayList<>();
-    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, sample, copy, setPdl, toBf16, gelu;
+    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, share, sample, copy, setPdl, toBf16, gelu;
     private boolean pdl;
     private long allocated;
     private boolean closed;
@@ -64,6 +64,7 @@ public final class CudaDevice implements AutoCloseable {
         rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L);
         attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L);
         route = bind(linker, lib, "sb_route", L, L, I, I, I, I, L, I, L, L, L, L, L, L, L, L, L);
+        share = bind(linker, lib, "sb_share", L, L, L, L, I, L, L);
         sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
         copy = bind(linker, lib, "sb_copy", L, L, L, L);
         setPdl = bind(linker, lib, "sb_set_pdl", I);
@@ -287,6 +288,19 @@ public final class CudaDevice implements AutoCloseable {
         try {
             launched("sb_route", (int) route.invokeExact(stream, logits, n, experts, k, capacity, table, bigram ? 1 : 0,
                     ids, prev, expert, gate, slot, groupStart, grouped, routed, dropped));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * A rank's share of {@link #route}'s grouping (see switchback.cu's share_kernel): {@code local} holds
+     * {@code groups} triples (expert, share, copies); each group's slots go back to back into {@code outGrouped} and
+     * their starts into {@code outStart}, for {@link #linear} to run as on route's own table.
+     */
+    public void share(long groupStart, long grouped, long local, int groups, long outStart, long outGrouped) {
+        try {
+            launched("sb_share", (int) share.invokeExact(stream, groupStart, grouped, local, groups, outStart, outGrouped));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -68,21 +68,35 @@ public final class CudaEngine implements StepEngine {
     private boolean closed;
 
     /**
-     * The device weights of one block; {@code w1/w2} hold the block's FFN matrices back to back: one when dense, this
-     * engine's experts ({@code expertFrom … expertTo − 1}) when sparse.
+     * The device weights of one block; {@code w1/w2} hold the block's FFN matrices back to back: one when dense, every
+     * expert when sparse, or with a shard the experts this rank holds, in its order. {@code held} is the number of
+     * those experts and {@code local} (with a shard) their device table of (expert, share, copies) triples.
      */
-    private record Layer(long attnNorm, long wqkv, long wo, long ffnNorm, long router, long w1, long w2, boolean sparse) {}
+    private record Layer(long attnNorm, long wqkv, long wo, long ffnNorm, long router, long w1, long w2, boolean sparse,
+            int held, long local) {}
 
     /**
-     * One rank of an expert-sharded group ({@link ShardedCudaEngine}): the experts this device computes in every sparse
-     * block, the communicators that exchange the ranks' tokens, and the sequences the group shares (null for the
-     * first rank, which makes them).
+     * One rank of an expert-sharded group ({@link ShardedCudaEngine}): the communicators that exchange the ranks' tokens,
+     * the sequences the group shares (null for the first rank, which makes them), and per block ({@code null} for dense
+     * ones) the experts this device computes, as triples (expert, share, copies): the rank holds that expert's
+     * weights and computes share {@code share} of {@code copies} contiguous near-equal shares of its routed tokens
+     * ({@link dev.switchback.kernels.placement.LayerPlacement#shareStart}).
      */
-    record Shard(Nccl nccl, int rank, int expertFrom, int expertTo, KvSequences sequences) {}
+    record Shard(Nccl nccl, int rank, int[][] held, KvSequences sequences) {
+        Shard {
+            held = held.clone();
+        }
+
+        /** Experts (copies) this rank holds in block {@code l}. */
+        int count(int l) {
+            return held[l] == null ? 0 : held[l].length / 3;
+        }
+    }
 
     /** Null when this engine computes every expert itself. */
     private final Shard shard;
-    private final int expertFrom, expertTo;
+    /** With a shard: each sparse block's share of the routed slots (starts and slots), rebuilt per block. */
+    private final long shareStart, shareGrouped;
     /**
      * With a shard: every rank's tokens of a sparse block, normalised ({@code gathered}), and this rank's experts' outputs
      * for them ({@code moe}, with this rank's residual rows in its own segment), which the ranks sum back to each
@@ -174,10 +188,8 @@ public final class CudaEngine implements StepEngine {
         Architecture.Sparse sparse = config.architecture().sparse();
         this.experts = sparse == null ? 1 : sparse.experts();
         this.shard = shard;
-        this.expertFrom = shard == null ? 0 : shard.expertFrom();
-        this.expertTo = shard == null ? experts : shard.expertTo();
-        if (expertFrom < 0 || expertTo > experts || expertFrom >= expertTo) {
-            throw new IllegalArgumentException("experts " + expertFrom + ".." + (expertTo - 1) + " of " + experts);
+        if (shard != null) {
+            checkHeld(config, experts, shard);
         }
         this.k = switch (sparse) {
             case Architecture.TopK t -> t.k();
@@ -193,11 +205,13 @@ public final class CudaEngine implements StepEngine {
         this.blockSize = options.kvBlockSize();
         this.maxBlocks = (config.contextLength() + blockSize - 1) / blockSize;
         this.totalBlocks = options.kvBlocks() > 0 ? options.kvBlocks() : maxBlocks * options.maxSequences();
-        int sparseBlocks = 0;
+        long notHeld = 0; // experts of the model whose weights this device does not hold (copies held count again)
         for (int l = 0; l < layers; l++) {
-            sparseBlocks += config.architecture().isSparseLayer(l) ? 1 : 0;
+            if (config.architecture().isSparseLayer(l)) {
+                notHeld += experts - (shard == null ? experts : shard.count(l));
+            }
         }
-        long weightBytes = 2L * config.totalParameters() - 2L * (experts - (expertTo - expertFrom)) * 2L * d * dFf * sparseBlocks;
+        long weightBytes = 2L * config.totalParameters() - 2L * notHeld * 2L * d * dFf;
         long kvBytes = 2L * 4 * totalBlocks * slots * blockSize * d;
         long free = dev.runtime().memoryInfo()[0];
         if (weightBytes + kvBytes > free) {
@@ -217,16 +231,18 @@ public final class CudaEngine implements StepEngine {
             long wo = dev.malloc(2L * d * d);
             uploadBf16(wo, 0, lw.wo());
             boolean sparseBlock = lw.w1().length > 1;
-            int first = sparseBlock ? expertFrom : 0;
-            int e = sparseBlock ? expertTo - expertFrom : lw.w1().length;
+            boolean sharded = sparseBlock && shard != null;
+            int e = sharded ? shard.count(l) : lw.w1().length;
             long w1 = dev.malloc(2L * e * dFf * d);
             long w2 = dev.malloc(2L * e * d * dFf);
             for (int j = 0; j < e; j++) {
-                uploadBf16(w1, 2L * j * dFf * d, lw.w1()[first + j]);
-                uploadBf16(w2, 2L * j * d * dFf, lw.w2()[first + j]);
+                int src = sharded ? shard.held()[l][3 * j] : j;
+                uploadBf16(w1, 2L * j * dFf * d, lw.w1()[src]);
+                uploadBf16(w2, 2L * j * d * dFf, lw.w2()[src]);
             }
             long router = lw.router() == null ? 0 : dev.upload(((Matrix.F32) lw.router()).data());
-            layerWeights[l] = new Layer(dev.upload(lw.attnNorm()), wqkv, wo, dev.upload(lw.ffnNorm()), router, w1, w2, sparseBlock);
+            layerWeights[l] = new Layer(dev.upload(lw.attnNorm()), wqkv, wo, dev.upload(lw.ffnNorm()), router, w1, w2, sparseBlock,
+                    e, sharded ? dev.upload(shard.held()[l]) : 0);
         }
         embedding = dev.malloc(2L * vocab * d);
         uploadBf16(embedding, 0, w.tokenEmbedding);
@@ -253,6 +269,8 @@ public final class CudaEngine implements StepEngine {
         x = dev.malloc(4L * tokens * d);
         moe = shard == null ? 0 : dev.malloc(4L * tokens * d);
         gathered = shard == null ? 0 : dev.malloc(4L * tokens * d);
+        shareStart = shard == null ? 0 : dev.malloc(4L * (experts + 1));
+        shareGrouped = shard == null ? 0 : dev.malloc(4L * tokens * k);
         normed = dev.malloc(4L * tokens * d);
         qkv = dev.malloc(4L * tokens * 3 * d);
         att = dev.malloc(4L * tokens * d);
@@ -444,6 +462,33 @@ public final class CudaEngine implements StepEngine {
         int[] out = new int[own.size()];
         MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
         return out;
+    }
+
+    /** A shard's expert table per block: triples of a valid expert, share and copy count, each expert at most once. */
+    private static void checkHeld(ModelConfig config, int experts, Shard shard) {
+        if (shard.held().length != config.layers()) {
+            throw new IllegalArgumentException("a shard lists experts for " + shard.held().length + " of " + config.layers() + " blocks");
+        }
+        for (int l = 0; l < config.layers(); l++) {
+            int[] t = shard.held()[l];
+            if (!config.architecture().isSparseLayer(l)) {
+                if (t != null) {
+                    throw new IllegalArgumentException("block " + l + " is dense but the shard lists experts for it");
+                }
+                continue;
+            }
+            if (t == null || t.length == 0 || t.length % 3 != 0) {
+                throw new IllegalArgumentException("block " + l + ": rank " + shard.rank() + " needs (expert, share, copies) triples");
+            }
+            boolean[] seen = new boolean[experts];
+            for (int j = 0; j < t.length; j += 3) {
+                if (t[j] < 0 || t[j] >= experts || seen[t[j]] || t[j + 2] < 1 || t[j + 1] < 0 || t[j + 1] >= t[j + 2]) {
+                    throw new IllegalArgumentException("block " + l + ": bad expert share (" + t[j] + ", " + t[j + 1] + ", "
+                            + t[j + 2] + ") of " + experts + " experts");
+                }
+                seen[t[j]] = true;
+            }
+        }
     }
 
     private void refuseShard() {
@@ -696,12 +741,16 @@ public final class CudaEngine implements StepEngine {
         long counters = 8L * l * experts;
         dev.route(learned ? routerLogits : 0, n, experts, k, capacity, learned ? 0 : hashTable, bigram, tokenIds, tokenPrev,
                 expert, gate, slot, groupStart, grouped, routedTotal + counters, droppedTotal + counters);
-        // This engine's experts: the grouped kernel reads group g's slots from groupStart[g], so starting the table at
-        // expertFrom and counting expertTo − expertFrom groups computes exactly those experts.
-        long ownStart = groupStart + 4L * expertFrom;
-        int owned = expertTo - expertFrom;
-        dev.linear(true, expertTile, in, w.w1(), dFf, d, hidden, owned, ownStart, n * k, grouped, k, 0, 1, 0, CudaDevice.GELU_STORE);
-        dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, owned, ownStart, n * k, 0, 1, grouped, k,
+        long starts = groupStart;
+        long slots = grouped;
+        if (shard != null) {
+            // This rank's experts and shares: their slots back to back, as the grouped kernel reads route's own table.
+            dev.share(groupStart, grouped, w.local(), w.held(), shareStart, shareGrouped);
+            starts = shareStart;
+            slots = shareGrouped;
+        }
+        dev.linear(true, expertTile, in, w.w1(), dFf, d, hidden, w.held(), starts, n * k, slots, k, 0, 1, 0, CudaDevice.GELU_STORE);
+        dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, w.held(), starts, n * k, 0, 1, slots, k,
                 learned ? gate : 0, CudaDevice.ACCUMULATE);
     }
 

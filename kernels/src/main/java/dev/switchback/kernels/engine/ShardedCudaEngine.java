@@ -27,6 +27,11 @@ import java.util.function.IntFunction;
  * is driven by a thread of its own; sequences and KV block ids are shared bookkeeping. With graphs on, each GPU
  * replays a decode step captured for the step's shape (every GPU's token count), exchanges included.
  *
+ * <p>Experts are placed per block by a {@link LayerPlacement}: any set of experts on each GPU, an expert with copies on
+ * several GPUs having each step's routed tokens split into contiguous near-equal shares, one per copy (as the CPU
+ * engine's {@link ExpertPlacement} splits them), so a hot expert's work is spread. Routing uses the model's expert
+ * numbers everywhere, so counters need no renumbering.
+ *
  * <p>A new sequence goes to the GPU holding the fewest sequences (then the fewest tokens in the call); one that starts
  * from cached prefix blocks goes to the GPU that wrote them. Every GPU allocates the whole KV pool, of which it uses
  * the blocks of its own sequences.
@@ -40,24 +45,19 @@ public final class ShardedCudaEngine implements StepEngine {
     private final CudaEngine[] ranks;
     private final ExecutorService[] threads;
     private final Nccl nccl;
-    private final int[] firstExpert;
-    /** Per block, the model's expert number of each engine-side number (null: the same numbers). */
-    private final int[][] order;
-    /** The routing counters in the model's expert numbers (rank 0's, renumbered back). */
-    private final ExpertStats stats;
+    /** Where each sparse block's experts are (null for dense blocks). */
+    private final LayerPlacement[] placement;
     /** Which GPU holds each sequence's keys and values. */
     private final RankAssignment assignment;
     private boolean closed;
 
-    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl, int[] firstExpert,
-            int[][] order, ExpertStats stats) {
+    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl,
+            LayerPlacement[] placement) {
         this.devices = devices;
         this.ranks = ranks;
         this.threads = threads;
         this.nccl = nccl;
-        this.firstExpert = firstExpert;
-        this.order = order;
-        this.stats = stats;
+        this.placement = placement;
         this.assignment = new RankAssignment(ranks.length);
     }
 
@@ -71,32 +71,28 @@ public final class ShardedCudaEngine implements StepEngine {
 
     /**
      * {@link #open(ModelWeights, int[], CudaEngine.Options)} with the experts placed by {@code byLayer} (one per block,
-     * null for dense blocks; null for contiguous shares): any placement with one copy of each expert and as many
-     * experts on every GPU, such as {@code round-robin} or {@code static-balanced}. The experts are renumbered at load
-     * so that each GPU's are contiguous; counters and labels keep the model's numbers.
+     * null for dense blocks; null for contiguous shares): any placement of every expert on one or more of the GPUs,
+     * such as {@code round-robin}, {@code static-balanced}, or {@code load} with copies of the busiest experts.
      */
     public static ShardedCudaEngine open(ModelWeights w, int[] gpus, CudaEngine.Options options, LayerPlacement[] byLayer) {
         ModelConfig config = w.config();
-        int experts = config.architecture().sparse() == null ? 1 : config.architecture().sparse().experts();
         if (gpus.length < 2) {
             throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + gpus.length);
         }
+        if (config.architecture().sparse() == null) {
+            throw new IllegalArgumentException("a dense model has no experts to shard over " + gpus.length + " GPUs");
+        }
+        int experts = config.architecture().sparse().experts();
         if (experts < gpus.length) {
             throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + gpus.length + " GPUs");
         }
-        int[][] order = byLayer == null ? null : orders(config, byLayer, gpus.length);
-        ModelWeights placed = order == null ? w : w.renumbered(order);
+        LayerPlacement[] placement = byLayer == null ? contiguous(config, gpus.length) : checked(config, byLayer, gpus.length);
         Nccl nccl = Nccl.open(gpus);
         int n = gpus.length;
         CudaDevice[] devices = new CudaDevice[n];
         CudaEngine[] ranks = new CudaEngine[n];
         ExecutorService[] threads = new ExecutorService[n];
-        int[] first = new int[n + 1];
-        for (int r = 0; r <= n; r++) {
-            first[r] = (int) ((long) experts * r / n);
-        }
-        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, first, order,
-                order == null ? null : new ExpertStats(config.layers(), experts));
+        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, placement);
         try {
             for (int r = 0; r < n; r++) {
                 int rank = r;
@@ -106,10 +102,10 @@ public final class ShardedCudaEngine implements StepEngine {
                     return t;
                 });
                 KvSequences shared = r == 0 ? null : ranks[0].sequences();
+                int[][] held = held(placement, rank);
                 engine.onRank(r, () -> {
                     devices[rank] = CudaDevice.open(gpus[rank]);
-                    ranks[rank] = new CudaEngine(placed, devices[rank], options,
-                            new CudaEngine.Shard(nccl, rank, first[rank], first[rank + 1], shared));
+                    ranks[rank] = new CudaEngine(w, devices[rank], options, new CudaEngine.Shard(nccl, rank, held, shared));
                     return null;
                 });
             }
@@ -129,18 +125,34 @@ public final class ShardedCudaEngine implements StepEngine {
         return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options, byLayer);
     }
 
-    /**
-     * Per sparse block, the experts in engine order: GPU 0's (ascending), then GPU 1's, and so on; null when every
-     * block's order is the model's own.
-     */
-    private static int[][] orders(ModelConfig config, LayerPlacement[] byLayer, int gpus) {
+    /** Every sparse block's experts in contiguous, near-equal shares in the model's order. */
+    private static LayerPlacement[] contiguous(ModelConfig config, int gpus) {
+        LayerPlacement p = contiguousShares(config.architecture().sparse().experts(), gpus);
+        LayerPlacement[] out = new LayerPlacement[config.layers()];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = config.architecture().isSparseLayer(l) ? p : null;
+        }
+        return out;
+    }
+
+    /** The placement used when none is given: GPU r holds experts ⌊E·r/N⌋ to ⌊E·(r+1)/N⌋ − 1. */
+    public static LayerPlacement contiguousShares(int experts, int gpus) {
+        int[][] replicas = new int[experts][];
+        for (int r = 0; r < gpus; r++) {
+            for (int e = (int) ((long) experts * r / gpus); e < (long) experts * (r + 1) / gpus; e++) {
+                replicas[e] = new int[] {r};
+            }
+        }
+        return new LayerPlacement(gpus, replicas);
+    }
+
+    private static LayerPlacement[] checked(ModelConfig config, LayerPlacement[] byLayer, int gpus) {
         int experts = config.architecture().sparse().experts();
         if (byLayer.length != config.layers()) {
             throw new IllegalArgumentException("a placement per block: " + byLayer.length + " for " + config.layers() + " blocks");
         }
-        int[][] order = new int[config.layers()][];
-        boolean identity = true;
-        for (int l = 0; l < config.layers(); l++) {
+        LayerPlacement[] out = new LayerPlacement[byLayer.length];
+        for (int l = 0; l < byLayer.length; l++) {
             if (!config.architecture().isSparseLayer(l)) {
                 continue;
             }
@@ -150,26 +162,38 @@ public final class ShardedCudaEngine implements StepEngine {
             }
             int[] held = p.expertsPerDevice();
             for (int g = 0; g < gpus; g++) {
-                if (held[g] != experts / gpus || experts % gpus != 0) {
-                    throw new IllegalArgumentException("the GPU engine takes one copy of each expert and as many experts on every GPU;"
-                            + " block " + l + " places " + java.util.Arrays.toString(held));
+                if (held[g] == 0) {
+                    throw new IllegalArgumentException("block " + l + " places no expert on GPU " + g + " of " + gpus);
                 }
             }
-            int[] o = new int[experts];
+            out[l] = p;
+        }
+        return out;
+    }
+
+    /** Rank {@code rank}'s (expert, share, copies) triples per block, experts ascending; null for dense blocks. */
+    static int[][] held(LayerPlacement[] placement, int rank) {
+        int[][] out = new int[placement.length][];
+        for (int l = 0; l < placement.length; l++) {
+            LayerPlacement p = placement[l];
+            if (p == null) {
+                continue;
+            }
+            int[] t = new int[3 * p.experts()];
             int at = 0;
-            for (int g = 0; g < gpus; g++) {
-                for (int e = 0; e < experts; e++) {
-                    if (p.devicesOf(e)[0] == g) {
-                        o[at++] = e;
+            for (int e = 0; e < p.experts(); e++) {
+                int[] on = p.devicesOf(e);
+                for (int i = 0; i < on.length; i++) {
+                    if (on[i] == rank) {
+                        t[at++] = e;
+                        t[at++] = i;
+                        t[at++] = on.length;
                     }
                 }
             }
-            for (int i = 0; i < experts; i++) {
-                identity &= o[i] == i;
-            }
-            order[l] = o;
+            out[l] = java.util.Arrays.copyOf(t, at);
         }
-        return identity ? null : order;
+        return out;
     }
 
     /** Runs {@code task} on rank {@code r}'s thread and waits for it; its exception is rethrown here. */
@@ -274,66 +298,33 @@ public final class ShardedCudaEngine implements StepEngine {
     private void finish(List<Engine.Step> steps, RankAssignment.Split split) {
         sequences().commit(steps);
         assignment.written(steps, split, sequences().pool());
-        renumberStats();
     }
 
+    /** The first GPU's routing counters: routing runs over the whole batch identically on every GPU. */
     @Override
     public ExpertStats expertStats() {
-        return stats != null ? stats : ranks[0].expertStats();
+        return ranks[0].expertStats();
     }
 
-    /** Rank 0's counters, in engine numbers, copied into {@link #stats} under the model's numbers. */
-    private void renumberStats() {
-        if (order == null) {
-            return;
-        }
-        ExpertStats engine = ranks[0].expertStats();
-        for (int l = 0; l < order.length; l++) {
-            if (order[l] != null) {
-                for (int i = 0; i < order[l].length; i++) {
-                    stats.setTotals(l, order[l][i], engine.routed(l, i), engine.dropped(l, i));
-                }
-            }
-        }
-    }
-
-    /** Tokens routed to ([layer][expert], the model's numbers) since load, read from the first GPU. */
+    /** Tokens routed to ([layer][expert]) since load, read from the first GPU. */
     public long[][] routedTokens() {
-        long[][] engine = onRank(0, ranks[0]::routedTokens);
-        if (order == null) {
-            return engine;
-        }
-        long[][] out = new long[engine.length][];
-        for (int l = 0; l < engine.length; l++) {
-            out[l] = engine[l].clone();
-            if (order[l] != null) {
-                for (int i = 0; i < order[l].length; i++) {
-                    out[l][order[l][i]] = engine[l][i];
-                }
-            }
-        }
-        return out;
+        return onRank(0, ranks[0]::routedTokens);
     }
 
+    /** The GPU holding the expert, or every GPU holding a copy of it, comma-separated. */
     @Override
     public String expertDevice(int layer, int expert) {
-        if (!config().architecture().isSparseLayer(layer)) {
+        if (placement[layer] == null) {
             return StepEngine.super.expertDevice(layer, expert);
         }
-        int engineNumber = expert;
-        if (order != null) {
-            for (int i = 0; i < order[layer].length; i++) {
-                if (order[layer][i] == expert) {
-                    engineNumber = i;
-                }
-            }
+        if (expert < 0 || expert >= placement[layer].experts()) {
+            throw new IllegalArgumentException("expert " + expert + " of " + placement[layer].experts());
         }
-        for (int r = 0; r < ranks.length; r++) {
-            if (engineNumber < firstExpert[r + 1]) {
-                return devices[r].name();
-            }
+        StringBuilder out = new StringBuilder();
+        for (int r : placement[layer].devicesOf(expert)) {
+            out.append(out.isEmpty() ? "" : ",").append(devices[r].name());
         }
-        throw new IllegalArgumentException("expert " + expert + " of " + firstExpert[ranks.length]);
+        return out.toString();
     }
 
     @Override

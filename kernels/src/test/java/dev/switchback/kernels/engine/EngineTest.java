@@ -129,59 +129,6 @@ class EngineTest {
         assertTrue(anyDifference, "the cache really held rounded values");
     }
 
-    /**
-     * Renumbering a block's experts (router rows and expert matrices together, a hash table's values) is the same
-     * model: the same logits, and each expert's routed count under its new number. What GPU placements rely on.
-     */
-    @ParameterizedTest
-    @MethodSource("renumberable")
-    void renumberedExpertsAreTheSameModel(Architecture architecture) {
-        ModelConfig config = TestModels.config(architecture);
-        ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 31).source(), null);
-        int experts = config.architecture().sparse().experts();
-        int[] o = new int[experts];
-        for (int i = 0; i < experts; i++) {
-            o[i] = experts - 1 - i; // reversed: every expert moves (but the middle one of an odd count)
-        }
-        int[][] order = new int[config.layers()][];
-        for (int l = 0; l < config.layers(); l++) {
-            order[l] = config.architecture().isSparseLayer(l) ? o : null;
-        }
-        Engine original = new Engine(w, new CpuBackend(new Parallel(1)), null, Engine.Options.defaults());
-        Engine renumbered = new Engine(w.renumbered(order), new CpuBackend(new Parallel(1)), null, Engine.Options.defaults());
-        int[] prompt = TestModels.tokens(8, 15);
-        float[] a = original.prefill(original.newSequence(), prompt);
-        float[] b = renumbered.prefill(renumbered.newSequence(), prompt);
-        TestModels.assertSameLogits(a, b, architecture.kind() + " renumbered");
-        long routed = 0;
-        for (int l = 0; l < config.layers(); l++) {
-            if (order[l] != null) {
-                for (int i = 0; i < experts; i++) {
-                    assertEquals(original.expertStats().routed(l, o[i]), renumbered.expertStats().routed(l, i), "layer " + l + " expert " + o[i]);
-                    routed += renumbered.expertStats().routed(l, i);
-                }
-            }
-        }
-        assertTrue(routed > 0);
-    }
-
-    static Stream<Architecture> renumberable() {
-        return Stream.of(TestModels.switchUnbounded(), TestModels.topTwoUnbounded(), TestModels.hashRandom(),
-                new Architecture.Ladder(2, TestModels.switchUnbounded()));
-    }
-
-    @Test
-    void aBigramHashCannotBeRenumbered() {
-        ModelConfig config = TestModels.config(TestModels.hashBigram());
-        ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 32).source(), null);
-        int[][] order = new int[config.layers()][];
-        for (int l = 0; l < config.layers(); l++) {
-            order[l] = config.architecture().isSparseLayer(l) ? new int[] {1, 0, 2, 3} : null;
-        }
-        assertEquals("a bigram hash computes its expert, so its experts cannot be renumbered",
-                assertThrows(IllegalArgumentException.class, () -> w.renumbered(order)).getMessage());
-    }
-
     /** Sequences in one call (a prompt chunk beside decode steps) get what each gets alone. */
     @ParameterizedTest
     @MethodSource("architectures")

@@ -40,19 +40,41 @@ class ShardedCudaEngineTest {
         assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
     }
 
+    /** Contiguous shares (the default): GPU 0 the first half of each block's experts, GPU 1 the rest. */
     @ParameterizedTest
     @MethodSource("architectures")
     void twoGpusDecodeWhatOneGpuDecodes(Architecture architecture) {
         assumeTwoGpus();
-        assertSameAsOneGpu(architecture, false);
+        assertSameAsOneGpu(architecture, null);
     }
 
-    /** Round-robin placement (expert e on GPU e mod 2) renumbers the experts at load; nothing outside sees it. */
+    /** Round-robin placement (expert e on GPU e mod 2): each GPU's experts are not contiguous in the model's numbers. */
     @ParameterizedTest
     @MethodSource("fourExperts")
     void roundRobinPlacementDecodesWhatOneGpuDecodes(Architecture architecture) {
         assumeTwoGpus();
-        assertSameAsOneGpu(architecture, true);
+        assertSameAsOneGpu(architecture, experts -> Placements.roundRobin(experts, 2));
+    }
+
+    /**
+     * {@code load} with spare copies: planned on counts where expert 0 has most of the tokens, so it gets a copy on
+     * each GPU and its tokens are split between them (and a bigram hash, which computes its expert, is placed as any).
+     * Every routed token must still be computed exactly once: the logits and tokens equal one GPU's.
+     */
+    @ParameterizedTest
+    @MethodSource("withCopies")
+    void loadPlacementWithCopiesDecodesWhatOneGpuDecodes(Architecture architecture) {
+        assumeTwoGpus();
+        assertSameAsOneGpu(architecture, experts -> {
+            long[] counts = new long[experts];
+            counts[0] = 1000;
+            for (int e = 1; e < experts; e++) {
+                counts[e] = 10 * e;
+            }
+            LayerPlacement p = Placements.load(counts, 2, 2);
+            assertEquals(2, p.devicesOf(0).length, "the hot expert has a copy on each GPU: " + java.util.Arrays.deepToString(p.replicas()));
+            return p;
+        });
     }
 
     static Stream<Architecture> fourExperts() {
@@ -60,16 +82,22 @@ class ShardedCudaEngineTest {
                 new Architecture.Hash(4, 1, Architecture.HashKind.random, 7, 0.0));
     }
 
-    private static void assertSameAsOneGpu(Architecture architecture, boolean roundRobin) {
+    static Stream<Architecture> withCopies() {
+        return Stream.of(TestModels.switchUnbounded(), TestModels.topTwoUnbounded(), TestModels.hashRandom(),
+                TestModels.hashBigram(), new Architecture.Ladder(2, TestModels.switchUnbounded()));
+    }
+
+    /** {@code place}: a block's placement from its expert count (null: contiguous shares). */
+    private static void assertSameAsOneGpu(Architecture architecture, java.util.function.IntFunction<LayerPlacement> place) {
         ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, architecture);
         ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 21).source(), WeightFormat.BF16);
         CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
         int experts = config.architecture().sparse().experts();
         LayerPlacement[] placement = null;
-        if (roundRobin) {
+        if (place != null) {
             placement = new LayerPlacement[config.layers()];
             for (int l = 0; l < config.layers(); l++) {
-                placement[l] = config.architecture().isSparseLayer(l) ? Placements.roundRobin(experts, 2) : null;
+                placement[l] = config.architecture().isSparseLayer(l) ? place.apply(experts) : null;
             }
         }
         try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
@@ -79,9 +107,14 @@ class ShardedCudaEngineTest {
             while (!config.architecture().isSparseLayer(sparse)) {
                 sparse++;
             }
-            assertEquals("cuda:0", two.expertDevice(sparse, 0));
-            assertEquals(roundRobin || 1 >= experts / 2 ? "cuda:1" : "cuda:0", two.expertDevice(sparse, 1));
-            assertEquals("cuda:1", two.expertDevice(sparse, experts - 1));
+            for (int e = 0; e < experts; e++) {
+                int[] on = placement == null ? new int[] {e < experts / 2 ? 0 : 1} : placement[sparse].devicesOf(e);
+                StringBuilder label = new StringBuilder();
+                for (int r : on) {
+                    label.append(label.isEmpty() ? "" : ",").append("cuda:").append(r);
+                }
+                assertEquals(label.toString(), two.expertDevice(sparse, e), "expert " + e);
+            }
             // A prompt chunk of one sequence beside another's: logits.
             Sequence a1 = one.newSequence();
             Sequence b1 = one.newSequence();
@@ -177,7 +210,7 @@ class ShardedCudaEngineTest {
         assumeTwoGpus();
         ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.dense());
         ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 22).source(), WeightFormat.BF16);
-        assertEquals("1 expert(s) per sparse block cannot be shared by 2 GPUs", assertThrows(IllegalArgumentException.class,
+        assertEquals("a dense model has no experts to shard over 2 GPUs", assertThrows(IllegalArgumentException.class,
                 () -> ShardedCudaEngine.open(w, new int[] {0, 1}, CudaEngine.Options.defaults())).getMessage());
         assertEquals("sharding needs at least 2 GPUs, got 1", assertThrows(IllegalArgumentException.class,
                 () -> ShardedCudaEngine.open(w, new int[] {0}, CudaEngine.Options.defaults())).getMessage());

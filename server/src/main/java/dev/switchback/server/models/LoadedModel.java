@@ -4,9 +4,6 @@ import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.ShardedCudaEngine;
-import dev.switchback.kernels.placement.LayerPlacement;
-import dev.switchback.kernels.placement.PlacementStrategy;
-import dev.switchback.kernels.placement.Placements;
 import dev.switchback.kernels.engine.StepEngine;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.server.generation.GenerationException;
@@ -31,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the loaded-models cache never evicts a busy model.
  */
 final class LoadedModel {
+    private static final System.Logger LOG = System.getLogger(LoadedModel.class.getName());
     final ModelRef ref;
     final ModelCard card;
     final Scheduler scheduler;
@@ -69,7 +67,8 @@ final class LoadedModel {
                 CudaEngine.Options cuda = new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
                         options.maxRunning(), options.tokenBudget(), true, 16);
                 engine = options.cudaDevices().length > 1
-                        ? ShardedCudaEngine.load(opened, cuda, options.cudaDevices(), placement(opened.config(), options))
+                        ? PlacementPlanner.open(opened, tokenizer, cuda, options.cudaDevices(), options.expertPlacement(),
+                                line -> LOG.log(System.Logger.Level.INFO, line))
                         : CudaEngine.load(opened, cuda, options.cudaDevice());
             } else {
                 engine = Engine.load(opened, engineOptions);
@@ -84,20 +83,6 @@ final class LoadedModel {
         WeightFormat format = engine instanceof Engine e ? e.weights().format()
                 : engine instanceof CudaEngine || engine instanceof ShardedCudaEngine ? WeightFormat.BF16 : WeightFormat.F32;
         return new LoadedModel(ref, card, scheduler, weightBytes(config, format));
-    }
-
-    /** Round-robin over the GPUs in every sparse block, or null for contiguous shares. */
-    private static LayerPlacement[] placement(ModelConfig config, ServerOptions options) {
-        if (options.expertPlacement() != PlacementStrategy.ROUND_ROBIN || config.architecture().sparse() == null) {
-            return null;
-        }
-        LayerPlacement[] byLayer = new LayerPlacement[config.layers()];
-        for (int l = 0; l < config.layers(); l++) {
-            if (config.architecture().isSparseLayer(l)) {
-                byLayer[l] = Placements.roundRobin(config.architecture().sparse().experts(), options.cudaDevices().length);
-            }
-        }
-        return byLayer;
     }
 
     /** Bytes of weights a model of this config takes in memory, all experts included. */

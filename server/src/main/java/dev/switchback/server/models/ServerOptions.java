@@ -3,7 +3,6 @@ package dev.switchback.server.models;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.kv.BlockPool;
 import dev.switchback.kernels.kv.KvFormat;
-import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
 import java.time.Duration;
@@ -32,8 +31,8 @@ import java.util.List;
  *     those GPUs (ONNX exports always run on the CPU)
  * @param kvFormat how the CPU engine stores keys and values: F32, or BF16 for twice the positions in
  *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
- * @param expertPlacement how experts are placed over several GPUs: null for contiguous shares, or
- *     {@link PlacementStrategy#ROUND_ROBIN}
+ * @param expertPlacement how experts are placed over several GPUs: null for contiguous shares, or a
+ *     {@link PlacementOption} (round-robin, or load / static-balanced planned on a calibration text)
  */
 public record ServerOptions(
         List<String> models,
@@ -51,7 +50,7 @@ public record ServerOptions(
         boolean loadOnDemand,
         String device,
         KvFormat kvFormat,
-        PlacementStrategy expertPlacement) {
+        PlacementOption expertPlacement) {
 
     private static final long MIB = 1L << 20;
 
@@ -92,9 +91,9 @@ public record ServerOptions(
             throw new IllegalArgumentException("a " + kvFormat.flag() + " KV cache is for the CPU engine; " + device
                     + " keeps its own F32 cache");
         }
-        if (expertPlacement != null && expertPlacement != PlacementStrategy.ROUND_ROBIN) {
-            throw new IllegalArgumentException("expertPlacement " + expertPlacement.flag() + " needs measured token counts the"
-                    + " server does not gather yet; contiguous shares (null) or round-robin");
+        if (expertPlacement != null && !device.contains(",")) {
+            throw new IllegalArgumentException("expertPlacement " + expertPlacement.strategy().flag() + " places experts over"
+                    + " several GPUs; device is " + device);
         }
         if (requestTimeout == null || requestTimeout.isNegative()) {
             throw new IllegalArgumentException("requestTimeout must be >= 0 (0 for none), got " + requestTimeout);
@@ -190,8 +189,8 @@ public record ServerOptions(
                 device, format, expertPlacement);
     }
 
-    /** Experts over several GPUs placed by {@code strategy} (null: contiguous shares). */
-    public ServerOptions withExpertPlacement(PlacementStrategy strategy) {
+    /** Experts over several GPUs placed as {@code placement} says (null: contiguous shares). */
+    public ServerOptions withExpertPlacement(PlacementOption strategy) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
                 device, kvFormat, strategy);

@@ -10,6 +10,7 @@ import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.placement.PlacementStrategy;
 import dev.switchback.server.scheduler.SchedulerOptions;
 import dev.switchback.store.model.ModelConfig;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -51,9 +52,14 @@ class ServerOptionsTest {
         assertEquals(2, ServerOptions.defaults().withDevice("cuda:2").cudaDevice());
         assertEquals(0, ServerOptions.defaults().cudaDevices().length);
         refused("device", () -> ServerOptions.defaults().withDevice("cuda:0,"));
-        assertEquals(PlacementStrategy.ROUND_ROBIN,
-                ServerOptions.defaults().withDevice("cuda:0,1").withExpertPlacement(PlacementStrategy.ROUND_ROBIN).expertPlacement());
-        refused("expertPlacement", () -> ServerOptions.defaults().withExpertPlacement(PlacementStrategy.LOAD));
+        assertEquals(PlacementOption.roundRobin(),
+                ServerOptions.defaults().withDevice("cuda:0,1").withExpertPlacement(PlacementOption.roundRobin()).expertPlacement());
+        refused("expertPlacement", () -> ServerOptions.defaults().withDevice("cuda:0").withExpertPlacement(PlacementOption.roundRobin()));
+        assertEquals("expert placement load plans from the token counts of a calibration text: give one (serve --placement-text FILE)",
+                assertThrows(IllegalArgumentException.class, () -> new PlacementOption(PlacementStrategy.LOAD, null, 100)).getMessage());
+        Path text = Path.of("calibration.txt");
+        assertEquals(text, new PlacementOption(PlacementStrategy.STATIC_BALANCED, text, 100).calibration());
+        refused("calibrationTokens", () -> new PlacementOption(PlacementStrategy.LOAD, text, 0));
     }
 
     @Test

@@ -1,0 +1,88 @@
+package dev.switchback.kernels.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.switchback.kernels.placement.LayerPlacement;
+import dev.switchback.kernels.placement.Placements;
+import dev.switchback.store.model.ModelConfig;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a sharded group hands each GPU from a placement (checked without GPUs): per sparse block the experts it holds
+ * with the share of each expert's tokens it computes, every copy of an expert taking a different share; and the
+ * placements it refuses before opening any device.
+ */
+class ShardPlacementTest {
+    private static final ModelConfig SWITCH = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5,
+            TestModels.switchUnbounded());
+
+    private static LayerPlacement[] everySparseBlock(ModelConfig config, LayerPlacement p) {
+        LayerPlacement[] out = new LayerPlacement[config.layers()];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = config.architecture().isSparseLayer(l) ? p : null;
+        }
+        return out;
+    }
+
+    @Test
+    void eachGpuGetsItsExpertsWithTheirSharesAndEveryShareIsTakenOnce() {
+        // Expert 0 on both GPUs (GPU 1's copy listed first), 1 and 3 on GPU 0, 2 on GPU 1.
+        LayerPlacement p = new LayerPlacement(2, new int[][] {{1, 0}, {0}, {1}, {0}});
+        LayerPlacement[] byLayer = everySparseBlock(SWITCH, p);
+        int[][] rank0 = ShardedCudaEngine.held(byLayer, 0);
+        int[][] rank1 = ShardedCudaEngine.held(byLayer, 1);
+        for (int l = 0; l < SWITCH.layers(); l++) {
+            if (!SWITCH.architecture().isSparseLayer(l)) {
+                assertNull(rank0[l]);
+                assertNull(rank1[l]);
+                continue;
+            }
+            // (expert, share, copies): GPU 0 holds the second copy of expert 0, so it takes the second share.
+            assertArrayEquals(new int[] {0, 1, 2, 1, 0, 1, 3, 0, 1}, rank0[l], "block " + l + ", GPU 0");
+            assertArrayEquals(new int[] {0, 0, 2, 2, 0, 1}, rank1[l], "block " + l + ", GPU 1");
+        }
+    }
+
+    @Test
+    void aLoadPlanWithSparesCoversEveryShareOfEveryExpertExactlyOnce() {
+        long[] counts = {5000, 40, 30, 20, 900, 10, 10, 10};
+        LayerPlacement p = Placements.load(counts, 4, 4);
+        LayerPlacement[] byLayer = {p};
+        int[][] seen = new int[8][];
+        for (int r = 0; r < 4; r++) {
+            int[] t = ShardedCudaEngine.held(byLayer, r)[0];
+            for (int j = 0; j < t.length; j += 3) {
+                int e = t[j];
+                if (seen[e] == null) {
+                    seen[e] = new int[t[j + 2]];
+                }
+                assertEquals(seen[e].length, t[j + 2], "expert " + e + ": every copy counts the same copies");
+                seen[e][t[j + 1]]++;
+            }
+        }
+        for (int e = 0; e < 8; e++) {
+            assertEquals(p.devicesOf(e).length, seen[e].length, "expert " + e + " copies");
+            for (int share : seen[e]) {
+                assertEquals(1, share, "expert " + e + ": each share computed once");
+            }
+        }
+        assertEquals(4, seen[0].length, "the hottest expert has a copy on every GPU");
+    }
+
+    @Test
+    void placementsThatCannotBeServedAreRefusedBeforeAnyGpuOpens() {
+        ModelWeights w = ModelWeights.load(SWITCH, TestModels.tensors(SWITCH, 5).source(), WeightFormat.BF16);
+        int[] gpus = {0, 1};
+        LayerPlacement allOnOne = new LayerPlacement(2, new int[][] {{0}, {0}, {0}, {0}});
+        assertEquals("block 1 places no expert on GPU 1 of 2", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, gpus, CudaEngine.Options.defaults(), everySparseBlock(SWITCH, allOnOne))).getMessage());
+        LayerPlacement threeGpus = Placements.roundRobin(4, 3);
+        assertEquals("block 1 needs a placement of its 4 experts on 2 GPUs", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, gpus, CudaEngine.Options.defaults(), everySparseBlock(SWITCH, threeGpus))).getMessage());
+        assertEquals("a placement per block: 1 for 2 blocks", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, gpus, CudaEngine.Options.defaults(), new LayerPlacement[1])).getMessage());
+    }
+}
