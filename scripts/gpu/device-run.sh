@@ -8,7 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT" /tmp/sb
-[[ -x /tmp/sb/jre-gpu/bin/java ]] || tar -C /tmp/sb -xzf .gpu/jre.tar.gz
+# The runtime is packed with xz; Python unpacks it where the host has no xz.
+[[ -x /tmp/sb/jre-gpu/bin/java ]] || tar -C /tmp/sb -xJf .gpu/jre.tar.xz 2>/dev/null \
+  || python3 -c "import tarfile; tarfile.open('.gpu/jre.tar.xz').extractall('/tmp/sb')"
 JAVA=/tmp/sb/jre-gpu/bin/java
 FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g"
 # CP_FIRST: jars put ahead of the bundle's (e.g. another build of one module, for an A/B run).
@@ -18,8 +20,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 for what in "$@"; do
   case "$what" in
     tests)
-      $JAVA $FLAGS -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
+      $JAVA $FLAGS -Dswitchback.child.classpath="$CP" -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
         --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest --select-class dev.switchback.kernels.cuda.NcclTest \
+        $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.NcclGroupTest) \
         --select-class dev.switchback.kernels.engine.ShardedCudaEngineTest --select-class dev.switchback.cli.ShardedServingTest \
         $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.ServeCudaIntegrationTest) --details=tree \
         --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
 /** {@code switchback bench}: benchmarks that print the tables of docs/benchmarks.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (engine decode, MoE cost, ONNX Runtime, serving, GPU).",
         subcommands = {BenchCommand.Decode.class, BenchCommand.Moe.class, OnnxBench.class, ServerBench.class,
-            ServeBenchCommands.Serve.class, ServeBenchCommands.Sweep.class, GpuBench.class, NcclBench.class, PlacementBench.class, MatmulBench.class})
+            ServeBenchCommands.Serve.class, ServeBenchCommands.Sweep.class, GpuBench.class, NcclBench.class, NcclGroupBench.class, PlacementBench.class, MatmulBench.class})
 final class BenchCommand {
 
     /** The large generated config of the benchmarks: d_model 1024, 8 layers, 16 experts in every 2nd block. */

@@ -1,12 +1,14 @@
 package dev.switchback.kernels.cuda;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -16,10 +18,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * NCCL through java.lang.foreign: one communicator per GPU of this process (bootstrapped in-process with
- * {@code ncclCommInitAll}, rank i on {@code devices[i]}), and the all-to-all with per-peer counts that exchanges
- * tokens between the devices holding their experts, as grouped sends and receives. Every status is checked and
- * named.
+ * NCCL through java.lang.foreign: either one communicator per GPU of this process (bootstrapped in-process with
+ * {@code ncclCommInitAll}, rank i on {@code devices[i]}: {@link #open}), or this process's one rank of a group that
+ * spans processes or hosts ({@code ncclCommInitRank} with a unique id that rank 0 made and handed to the others, e.g.
+ * over gRPC: {@link #uniqueId}, {@link #join}). The collectives below are called per rank; the all-to-all for every
+ * rank at once needs them all in this process. Every status is checked and named.
  */
 public final class Nccl implements AutoCloseable {
     /** NCCL's element types used here, with their {@code ncclDataType_t} codes. */
@@ -41,18 +44,62 @@ public final class Nccl implements AutoCloseable {
         }
     }
 
+    /** Bytes of {@code ncclUniqueId}. */
+    public static final int UNIQUE_ID_BYTES = 128;
+    private static final MemoryLayout UNIQUE_ID = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(UNIQUE_ID_BYTES, JAVA_BYTE));
+
     private final MethodHandle send, recv, broadcast, reduce, allGather, reduceScatter, groupStart, groupEnd, commDestroy, errorString;
+    /** Per rank of the group, its CUDA device; −1 for a rank of another process. */
     private final int[] devices;
+    /** Per rank, its communicator; 0 for a rank of another process. */
     private final long[] comms;
     private final int version;
     private boolean closed;
 
+    /** Communicators for every one of {@code devices} in this process. */
     private Nccl(SymbolLookup lib, int[] devices) {
+        this(lib, devices.clone(), new long[devices.length]);
+        MethodHandle initAll = Linker.nativeLinker().downcallHandle(lib.findOrThrow("ncclCommInitAll"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS, devices.length);
+            MemorySegment list = a.allocateFrom(JAVA_INT, devices);
+            check("ncclCommInitAll(" + devices.length + " devices)", (int) initAll.invokeExact(out, devices.length, list));
+            for (int i = 0; i < devices.length; i++) {
+                comms[i] = out.getAtIndex(ADDRESS, i).address();
+            }
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL set-up failed");
+        }
+    }
+
+    /** Rank {@code rank} of {@code world} on {@code device} (current on the calling thread), joined with {@code id}. */
+    private Nccl(SymbolLookup lib, byte[] id, int world, int rank, int device) {
+        this(lib, absent(world, rank, device), new long[world]);
+        MethodHandle initRank = Linker.nativeLinker().downcallHandle(lib.findOrThrow("ncclCommInitRank"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, UNIQUE_ID, JAVA_INT));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            MemorySegment idValue = a.allocate(UNIQUE_ID);
+            MemorySegment.copy(id, 0, idValue, JAVA_BYTE, 0, UNIQUE_ID_BYTES);
+            check("ncclCommInitRank(rank " + rank + " of " + world + ")", (int) initRank.invokeExact(out, world, idValue, rank));
+            comms[rank] = out.get(ADDRESS, 0).address();
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "NCCL set-up failed");
+        }
+    }
+
+    private static int[] absent(int world, int rank, int device) {
+        int[] devices = new int[world];
+        java.util.Arrays.fill(devices, -1);
+        devices[rank] = device;
+        return devices;
+    }
+
+    private Nccl(SymbolLookup lib, int[] devices, long[] comms) {
         Linker linker = Linker.nativeLinker();
         errorString = linker.downcallHandle(lib.findOrThrow("ncclGetErrorString"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
         MethodHandle getVersion = linker.downcallHandle(lib.findOrThrow("ncclGetVersion"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        MethodHandle initAll = linker.downcallHandle(lib.findOrThrow("ncclCommInitAll"),
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
         // ncclSend(const void*, size_t count, ncclDataType_t, int peer, ncclComm_t, cudaStream_t); ncclRecv alike.
         send = linker.downcallHandle(lib.findOrThrow("ncclSend"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -73,18 +120,12 @@ public final class Nccl implements AutoCloseable {
         groupStart = linker.downcallHandle(lib.findOrThrow("ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
         groupEnd = linker.downcallHandle(lib.findOrThrow("ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
         commDestroy = linker.downcallHandle(lib.findOrThrow("ncclCommDestroy"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        this.devices = devices.clone();
-        this.comms = new long[devices.length];
+        this.devices = devices;
+        this.comms = comms;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(JAVA_INT);
             check("ncclGetVersion", (int) getVersion.invokeExact(v));
             version = v.get(JAVA_INT, 0);
-            MemorySegment out = a.allocate(ADDRESS, devices.length);
-            MemorySegment list = a.allocateFrom(JAVA_INT, devices);
-            check("ncclCommInitAll(" + devices.length + " devices)", (int) initAll.invokeExact(out, devices.length, list));
-            for (int i = 0; i < devices.length; i++) {
-                comms[i] = out.getAtIndex(ADDRESS, i).address();
-            }
         } catch (Throwable t) {
             throw CudaException.rethrow(t, "NCCL set-up failed");
         }
@@ -105,11 +146,52 @@ public final class Nccl implements AutoCloseable {
                 }
             }
         }
+        return new Nccl(library(), devices);
+    }
+
+    /**
+     * A new group's unique id (NCCL's bootstrap address of this process, made by rank 0): every rank passes the same
+     * id to {@link #join}.
+     */
+    public static byte[] uniqueId() {
+        MethodHandle get = Linker.nativeLinker().downcallHandle(library().findOrThrow("ncclGetUniqueId"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment id = a.allocate(UNIQUE_ID);
+            int status = (int) get.invokeExact(id);
+            if (status != 0) {
+                throw new CudaException("ncclGetUniqueId failed (" + status + ")");
+            }
+            return id.toArray(JAVA_BYTE);
+        } catch (Throwable t) {
+            throw CudaException.rethrow(t, "ncclGetUniqueId failed");
+        }
+    }
+
+    /**
+     * This process's rank {@code rank} of a group of {@code world} ranks, on CUDA device {@code device}: returns once
+     * every rank has joined with the same {@code id} (from rank 0's {@link #uniqueId}). The other ranks' collectives run
+     * in their own processes.
+     */
+    public static Nccl join(byte[] id, int world, int rank, int device) {
+        if (id == null || id.length != UNIQUE_ID_BYTES) {
+            throw new IllegalArgumentException("an NCCL unique id has " + UNIQUE_ID_BYTES + " bytes, got "
+                    + (id == null ? "none" : id.length));
+        }
+        if (world < 1 || rank < 0 || rank >= world) {
+            throw new IllegalArgumentException("rank " + rank + " of a group of " + world);
+        }
+        SymbolLookup lib = library();
+        Cudart.get().setDevice(device);
+        return new Nccl(lib, id.clone(), world, rank, device);
+    }
+
+    private static SymbolLookup library() {
         SymbolLookup lib = findLibrary();
         if (lib == null) {
             throw new CudaException("NCCL not found (libnccl.so.2 under /usr/lib/x86_64-linux-gnu, $CUDA_HOME/lib64 or the library path)");
         }
-        return new Nccl(lib, devices);
+        return lib;
     }
 
     /** NCCL's library where it is installed, or null. */
@@ -141,9 +223,14 @@ public final class Nccl implements AutoCloseable {
         return devices.length;
     }
 
-    /** The CUDA device of rank {@code rank}. */
+    /** The CUDA device of rank {@code rank}; −1 for a rank of another process. */
     public int device(int rank) {
         return devices[rank];
+    }
+
+    /** Whether rank {@code rank} is driven by this process. */
+    public boolean local(int rank) {
+        return comms[rank] != 0;
     }
 
     /** NCCL's version code, e.g. 22703 for 2.27.3. */
@@ -163,6 +250,11 @@ public final class Nccl implements AutoCloseable {
             throw new IllegalStateException("NCCL communicators are closed");
         }
         int n = devices.length;
+        for (int r = 0; r < n; r++) {
+            if (!local(r)) {
+                throw new IllegalStateException("this all-to-all drives every rank, but rank " + r + " is in another process");
+            }
+        }
         if (sendBuffers.length != n || sendOffsets.length != n || counts.length != n || recvBuffers.length != n
                 || recvOffsets.length != n || streams.length != n) {
             throw new IllegalArgumentException("all-to-all needs one buffer, offset row, count row and stream per rank (" + n + ")");
@@ -252,8 +344,9 @@ public final class Nccl implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("NCCL communicators are closed");
         }
-        if (rank < 0 || rank >= devices.length) {
-            throw new IllegalArgumentException(call + " on rank " + rank + " of " + devices.length);
+        if (rank < 0 || rank >= devices.length || !local(rank)) {
+            throw new IllegalArgumentException(call + " on rank " + rank + " of " + devices.length
+                    + (rank >= 0 && rank < devices.length ? ", which is not in this process" : ""));
         }
         try {
             check(call + " (rank " + rank + ")", launch.call(rank));
@@ -274,6 +367,9 @@ public final class Nccl implements AutoCloseable {
         int n = devices.length;
         if (rank < 0 || rank >= n || offsets.length != n || counts.length != n) {
             throw new IllegalArgumentException(what + " on rank " + rank + " of " + n + " needs an offset and a count per rank");
+        }
+        if (!local(rank)) {
+            throw new IllegalArgumentException(what + " on rank " + rank + " of " + n + ", which is not in this process");
         }
         for (int q = 0; q < n; q++) { // all checked before any call is queued
             if (counts[q] < 0 || offsets[q] < 0) {
@@ -311,7 +407,9 @@ public final class Nccl implements AutoCloseable {
         closed = true;
         try {
             for (long comm : comms) {
-                check("ncclCommDestroy", (int) commDestroy.invokeExact(comm));
+                if (comm != 0) {
+                    check("ncclCommDestroy", (int) commDestroy.invokeExact(comm));
+                }
             }
         } catch (Throwable t) {
             throw CudaException.rethrow(t, "ncclCommDestroy failed");
