@@ -14,4 +14,18 @@ class NcclBenchTest {
         CliRun iters = CliRun.of("bench", "nccl", "--iters", "0");
         assertEquals("error: --iters must be >= 1, got 0", iters.err().strip());
     }
+
+    /** bench nccl-group refuses a bad rendezvous address or rank before touching CUDA or the network. */
+    @Test
+    void badGroupFlagsAreOneLine() {
+        CliRun address = CliRun.of("bench", "nccl-group", "--rendezvous", "hostonly", "--world", "2", "--rank", "1");
+        assertEquals(2, address.exitCode());
+        assertEquals("error: --rendezvous must be HOST:PORT, got 'hostonly'", address.err().strip());
+        CliRun port = CliRun.of("bench", "nccl-group", "--rendezvous", "127.0.0.1:70000", "--world", "2", "--rank", "1");
+        assertEquals("error: --rendezvous must be HOST:PORT, got '127.0.0.1:70000'", port.err().strip());
+        CliRun rank = CliRun.of("bench", "nccl-group", "--rendezvous", "127.0.0.1:9", "--world", "2", "--rank", "2");
+        assertEquals("error: --rank 2 of --world 2: need a group of 2 or more and 0 <= rank < world", rank.err().strip());
+        CliRun alone = CliRun.of("bench", "nccl-group", "--rendezvous", "127.0.0.1:9", "--world", "1", "--rank", "0");
+        assertEquals("error: --rank 0 of --world 1: need a group of 2 or more and 0 <= rank < world", alone.err().strip());
+    }
 }
