@@ -1,5 +1,7 @@
 package dev.switchback.server.metrics;
 
+import dev.switchback.kernels.placement.LayerPlacement;
+
 /**
  * Expert token counts of the last {@code steps} forward steps, per sparse layer, for the load-imbalance gauge:
  * a cumulative counter hides a router that has only recently collapsed onto a few experts.
@@ -41,6 +43,20 @@ final class ExpertLoadWindow {
             total += n;
         }
         return total == 0 ? Double.NaN : max / (total / (double) experts);
+    }
+
+    /**
+     * Max over mean of the devices' token loads for the layer in the window, each expert's tokens split over the
+     * devices holding it as {@code placement} splits them; NaN while the window holds no token.
+     */
+    double deviceImbalance(int layer, LayerPlacement placement) {
+        long[] tokens = new long[experts];
+        long total = 0;
+        for (int e = 0; e < experts; e++) {
+            tokens[e] = sums[layer * experts + e];
+            total += tokens[e];
+        }
+        return total == 0 ? Double.NaN : LayerPlacement.imbalance(placement.deviceLoad(tokens));
     }
 
     int layers() {

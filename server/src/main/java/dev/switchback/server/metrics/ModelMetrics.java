@@ -1,5 +1,6 @@
 package dev.switchback.server.metrics;
 
+import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.routing.ExpertStats;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
@@ -27,6 +28,9 @@ public final class ModelMetrics {
     private final CounterDataPoint[] expertDropped;
     private final DistributionDataPoint[] expertCompute;
     private final GaugeDataPoint[] imbalance;
+    /** Per sparse layer, where its experts are when they are on several devices (else null), and that gauge. */
+    private final LayerPlacement[] placement;
+    private final GaugeDataPoint[] deviceImbalance;
     private final ExpertLoadWindow window;
     // Last values of the engine's cumulative counters, [sparse layer index * experts + expert].
     private final long[] lastRouted;
@@ -59,6 +63,8 @@ public final class ModelMetrics {
         expertDropped = new CounterDataPoint[cells];
         expertCompute = new DistributionDataPoint[cells];
         imbalance = new GaugeDataPoint[this.sparseLayers.length];
+        placement = new LayerPlacement[this.sparseLayers.length];
+        deviceImbalance = new GaugeDataPoint[this.sparseLayers.length];
         for (int i = 0; i < this.sparseLayers.length; i++) {
             String layer = String.valueOf(this.sparseLayers[i]);
             imbalance[i] = families.expertImbalance.labelValues(model, layer);
@@ -68,6 +74,10 @@ public final class ModelMetrics {
                 expertTokens[i * this.experts + e] = families.expertTokens.labelValues(model, layer, expert, device);
                 expertDropped[i * this.experts + e] = families.expertDropped.labelValues(model, layer, expert, device);
                 expertCompute[i * this.experts + e] = families.expertCompute.labelValues(model, layer, expert, device);
+            }
+            placement[i] = placement(this.sparseLayers[i], this.experts, expertDevice);
+            if (placement[i] != null) {
+                deviceImbalance[i] = families.deviceImbalance.labelValues(model, layer);
             }
         }
         deviceMemory = new ArrayList<>();
@@ -176,7 +186,35 @@ public final class ModelMetrics {
             if (!Double.isNaN(ratio)) {
                 imbalance[i].set(ratio);
             }
+            if (placement[i] != null) {
+                double devices = window.deviceImbalance(i, placement[i]);
+                if (!Double.isNaN(devices)) {
+                    deviceImbalance[i].set(devices);
+                }
+            }
         }
+    }
+
+    /**
+     * The layer's experts over the devices their labels name (a label lists every device holding a copy, comma-separated),
+     * or null when they are all on one device.
+     */
+    static LayerPlacement placement(int layer, int experts, BiFunction<Integer, Integer, String> expertDevice) {
+        List<String> names = new ArrayList<>();
+        int[][] on = new int[experts][];
+        for (int e = 0; e < experts; e++) {
+            String[] held = expertDevice.apply(layer, e).split(",");
+            on[e] = new int[held.length];
+            for (int j = 0; j < held.length; j++) {
+                int d = names.indexOf(held[j]);
+                if (d < 0) {
+                    d = names.size();
+                    names.add(held[j]);
+                }
+                on[e][j] = d;
+            }
+        }
+        return names.size() < 2 ? null : new LayerPlacement(names.size(), on);
     }
 
     /** The scheduler's queues and KV pool after an iteration. */

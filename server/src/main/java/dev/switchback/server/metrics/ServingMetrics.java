@@ -24,6 +24,7 @@ public final class ServingMetrics {
     final Counter expertDropped;
     final Histogram expertCompute;
     final Gauge expertImbalance;
+    final Gauge deviceImbalance;
     final Gauge deviceMemory;
     final Histogram timeToFirstToken;
     final Histogram interTokenLatency;
@@ -51,6 +52,10 @@ public final class ServingMetrics {
                 .labelNames("model", "layer", "expert", "device").register(registry);
         expertImbalance = Gauge.builder().name("switchback_expert_load_imbalance")
                 .help("Max over mean of expert token counts over the recent steps (1 is perfectly balanced)")
+                .labelNames("model", "layer").register(registry);
+        deviceImbalance = Gauge.builder().name("switchback_device_load_imbalance")
+                .help("Max over mean of the expert tokens each device computed over the recent steps, for a model whose experts"
+                        + " are spread over several devices (an expert with copies splits its tokens between them; 1 is balanced)")
                 .labelNames("model", "layer").register(registry);
         deviceMemory = Gauge.builder().name("switchback_device_memory_bytes")
                 .help("Bytes a model holds on each device: its weights, and on a GPU its KV cache and work buffers too")
