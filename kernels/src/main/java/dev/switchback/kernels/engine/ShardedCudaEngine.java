@@ -116,15 +116,6 @@ public final class ShardedCudaEngine implements StepEngine {
         return engine;
     }
 
-    /**
-     * Loads an opened model folder (BF16 weights) with its experts sharded over {@code gpus}, for a server; {@code byLayer}
-     * as in {@link #open(ModelWeights, int[], CudaEngine.Options, LayerPlacement[])}.
-     */
-    public static ShardedCudaEngine load(dev.switchback.store.OpenedModel model, CudaEngine.Options options, int[] gpus,
-            LayerPlacement[] byLayer) {
-        return open(ModelWeights.load(model.config(), TensorSource.of(model), WeightFormat.BF16), gpus, options, byLayer);
-    }
-
     /** Every sparse block's experts in contiguous, near-equal shares in the model's order. */
     private static LayerPlacement[] contiguous(ModelConfig config, int gpus) {
         LayerPlacement p = contiguousShares(config.architecture().sparse().experts(), gpus);
