@@ -5,15 +5,13 @@ import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.store.model.ModelConfig;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
 /**
@@ -37,8 +35,9 @@ import java.util.function.IntFunction;
  * the blocks of its own sequences.
  *
  * <p>Bad calls are refused before any rank starts (the shared bookkeeping checks them once). A device error inside one
- * rank's step leaves the other ranks' exchanges without a partner: their step may never return, so the call can hang
- * (not handled yet: NCCL's abort would be the way out).
+ * rank's step leaves the other ranks' exchanges without a partner: they get {@link #STRANDED_SECONDS} to finish, then
+ * the error is thrown and the group refuses every later call ({@link RankCalls}) instead of hanging its caller; the
+ * stranded ranks' GPUs stay held until the process ends (NCCL's abort would be the way to free them).
  */
 public final class ShardedCudaEngine implements StepEngine {
     private final CudaDevice[] devices;
@@ -49,6 +48,10 @@ public final class ShardedCudaEngine implements StepEngine {
     private final LayerPlacement[] placement;
     /** Which GPU holds each sequence's keys and values. */
     private final RankAssignment assignment;
+    /** Calls on the ranks' threads; broken when a failed rank left others waiting in an exchange. */
+    private final RankCalls calls;
+    /** How long the other ranks get to finish a call after one rank failed. */
+    static final long STRANDED_SECONDS = 30;
     private boolean closed;
 
     private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl,
@@ -59,6 +62,7 @@ public final class ShardedCudaEngine implements StepEngine {
         this.nccl = nccl;
         this.placement = placement;
         this.assignment = new RankAssignment(ranks.length);
+        this.calls = new RankCalls(threads, TimeUnit.SECONDS.toNanos(STRANDED_SECONDS));
     }
 
     /**
@@ -187,45 +191,12 @@ public final class ShardedCudaEngine implements StepEngine {
         return out;
     }
 
-    /** Runs {@code task} on rank {@code r}'s thread and waits for it; its exception is rethrown here. */
     private <T> T onRank(int r, Callable<T> task) {
-        try {
-            return threads[r].submit(task).get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while rank " + r + " worked", e);
-        } catch (ExecutionException e) {
-            throw unwrap(e);
-        }
+        return calls.one(r, task);
     }
 
-    /** Runs {@code step} on every rank at once (they meet in the sparse blocks) and returns each rank's result. */
     private <T> List<T> onAll(IntFunction<T> step) {
-        List<Future<T>> results = new ArrayList<>();
-        for (int r = 0; r < ranks.length; r++) {
-            int rank = r;
-            results.add(threads[r].submit(() -> step.apply(rank)));
-        }
-        List<T> values = new ArrayList<>();
-        RuntimeException failure = null;
-        for (int r = 0; r < results.size(); r++) {
-            try {
-                values.add(results.get(r).get());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted during a sharded step", e);
-            } catch (ExecutionException e) {
-                failure = failure != null ? failure : unwrap(e);
-            }
-        }
-        if (failure != null) {
-            throw failure;
-        }
-        return values;
-    }
-
-    private static RuntimeException unwrap(ExecutionException e) {
-        return e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+        return calls.all(step);
     }
 
     @Override
@@ -338,6 +309,16 @@ public final class ShardedCudaEngine implements StepEngine {
             return;
         }
         closed = true;
+        if (calls.broken() != null) {
+            // Some ranks may wait in an exchange forever: their devices and communicators are left as they are (the
+            // threads are daemons); the process should be restarted to get the GPUs back.
+            for (ExecutorService t : threads) {
+                if (t != null) {
+                    t.shutdown();
+                }
+            }
+            return;
+        }
         for (int r = 0; r < ranks.length; r++) {
             int rank = r;
             if (threads[r] != null) {
