@@ -106,6 +106,16 @@ public final class GpuBench implements Callable<Integer> {
         if (!large) {
             throw new IllegalArgumentException("give --large (the reference model); other models come later");
         }
+        List<String> names = List.of(placements.split(",", -1));
+        for (int i = 0; i < names.size(); i++) {
+            String name = names.get(i).strip();
+            if (!List.of("contiguous", "round-robin", "load").contains(name)) {
+                throw new IllegalArgumentException("--placements: contiguous, round-robin or load, got '" + name + "'");
+            }
+            if (name.equals("load") && i == 0) {
+                throw new IllegalArgumentException("--placements: load plans on the tokens counted by the runs before it; list another first (e.g. contiguous,load)");
+            }
+        }
         String why = Cudart.unavailableReason();
         if (why != null) {
             throw new IllegalStateException("CUDA is not usable here: " + why);
@@ -202,9 +212,6 @@ public final class GpuBench implements Callable<Integer> {
     private static LayerPlacement[] placement(ModelConfig config, String name, int gpus, long[][] counted) {
         if (name.equals("contiguous")) {
             return null;
-        }
-        if (name.equals("load") && counted == null) {
-            throw new IllegalArgumentException("--placements: load plans on the tokens counted by the runs before it; list another first (e.g. contiguous,load)");
         }
         int experts = config.architecture().sparse().experts();
         LayerPlacement[] out = new LayerPlacement[config.layers()];
