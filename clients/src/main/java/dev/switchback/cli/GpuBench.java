@@ -214,17 +214,11 @@ public final class GpuBench implements Callable<Integer> {
             return null;
         }
         int experts = config.architecture().sparse().experts();
-        LayerPlacement[] out = new LayerPlacement[config.layers()];
-        for (int l = 0; l < out.length; l++) {
-            if (config.architecture().isSparseLayer(l)) {
-                out[l] = switch (name) {
-                    case "round-robin" -> Placements.roundRobin(experts, gpus);
-                    case "load" -> Placements.load(counted[l], gpus, gpus);
-                    default -> throw new IllegalArgumentException("--placements: contiguous, round-robin or load, got '" + name + "'");
-                };
-            }
-        }
-        return out;
+        return Placements.everySparseBlock(config, l -> switch (name) {
+            case "round-robin" -> Placements.roundRobin(experts, gpus);
+            case "load" -> Placements.load(counted[l], gpus, gpus);
+            default -> throw new IllegalArgumentException("--placements: contiguous, round-robin or load, got '" + name + "'");
+        });
     }
 
     /*

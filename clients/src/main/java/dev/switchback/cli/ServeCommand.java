@@ -87,7 +87,7 @@ final class ServeCommand implements Callable<Integer> {
             description = "Text (.txt or .txt.gz) that load and static-balanced plan on (default: ../shared/corpus/kjv.txt.gz).")
     Path placementText;
 
-    @Option(names = "--placement-tokens", defaultValue = "32768", paramLabel = "N",
+    @Option(names = "--placement-tokens", defaultValue = "" + PlacementOption.DEFAULT_TOKENS, paramLabel = "N",
             description = "Tokens of --placement-text read to plan (default: ${DEFAULT-VALUE}).")
     int placementTokens;
 

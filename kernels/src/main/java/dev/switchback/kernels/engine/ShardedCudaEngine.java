@@ -3,6 +3,7 @@ package dev.switchback.kernels.engine;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.kernels.placement.LayerPlacement;
+import dev.switchback.kernels.placement.Placements;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.store.model.ModelConfig;
 import java.util.LinkedHashMap;
@@ -123,11 +124,7 @@ public final class ShardedCudaEngine implements StepEngine {
     /** Every sparse block's experts in contiguous, near-equal shares in the model's order. */
     private static LayerPlacement[] contiguous(ModelConfig config, int gpus) {
         LayerPlacement p = contiguousShares(config.architecture().sparse().experts(), gpus);
-        LayerPlacement[] out = new LayerPlacement[config.layers()];
-        for (int l = 0; l < out.length; l++) {
-            out[l] = config.architecture().isSparseLayer(l) ? p : null;
-        }
-        return out;
+        return Placements.everySparseBlock(config, l -> p);
     }
 
     /** The placement used when none is given: GPU r holds experts ⌊E·r/N⌋ to ⌊E·(r+1)/N⌋ − 1. */

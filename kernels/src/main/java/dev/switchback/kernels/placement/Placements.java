@@ -1,9 +1,11 @@
 package dev.switchback.kernels.placement;
 
 import dev.switchback.store.model.HashRouting;
+import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /** Plans where a sparse layer's experts go, one method per {@link PlacementStrategy}. */
 public final class Placements {
@@ -11,6 +13,15 @@ public final class Placements {
     private static final int MAX_SWAP_PASSES = 1000;
 
     private Placements() {}
+
+    /** One placement per block of {@code config}: {@code place} of the block for each sparse block, null for dense ones. */
+    public static LayerPlacement[] everySparseBlock(ModelConfig config, IntFunction<LayerPlacement> place) {
+        LayerPlacement[] out = new LayerPlacement[config.layers()];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = config.architecture().isSparseLayer(l) ? place.apply(l) : null;
+        }
+        return out;
+    }
 
     /** Expert e on device e mod {@code devices}. */
     public static LayerPlacement roundRobin(int experts, int devices) {

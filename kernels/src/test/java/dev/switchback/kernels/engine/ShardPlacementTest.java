@@ -20,11 +20,7 @@ class ShardPlacementTest {
             TestModels.switchUnbounded());
 
     private static LayerPlacement[] everySparseBlock(ModelConfig config, LayerPlacement p) {
-        LayerPlacement[] out = new LayerPlacement[config.layers()];
-        for (int l = 0; l < out.length; l++) {
-            out[l] = config.architecture().isSparseLayer(l) ? p : null;
-        }
-        return out;
+        return Placements.everySparseBlock(config, l -> p);
     }
 
     @Test

@@ -93,13 +93,7 @@ class ShardedCudaEngineTest {
         ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 21).source(), WeightFormat.BF16);
         CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
         int experts = config.architecture().sparse().experts();
-        LayerPlacement[] placement = null;
-        if (place != null) {
-            placement = new LayerPlacement[config.layers()];
-            for (int l = 0; l < config.layers(); l++) {
-                placement[l] = config.architecture().isSparseLayer(l) ? place.apply(experts) : null;
-            }
-        }
+        LayerPlacement[] placement = place == null ? null : Placements.everySparseBlock(config, l -> place.apply(experts));
         try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
                 ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options, placement)) {
             assertEquals(2, two.ranks());

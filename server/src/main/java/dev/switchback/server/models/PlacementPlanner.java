@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
-import java.util.function.IntFunction;
 
 /** Loads a model with its experts sharded over several GPUs, placed as a {@link PlacementOption} says. */
 public final class PlacementPlanner {
@@ -38,7 +37,7 @@ public final class PlacementPlanner {
         int experts = config.architecture().sparse().experts();
         String name = opened.manifest().name();
         LayerPlacement[] byLayer = switch (option.strategy()) {
-            case ROUND_ROBIN -> everySparseBlock(config, l -> Placements.roundRobin(experts, gpus.length));
+            case ROUND_ROBIN -> Placements.everySparseBlock(config, l -> Placements.roundRobin(experts, gpus.length));
             case STATIC_BALANCED -> {
                 HashRouting hash = w.hashRouting();
                 if (hash == null) {
@@ -46,7 +45,7 @@ public final class PlacementPlanner {
                             + " table; " + name + " routes with a learned router (use load)");
                 }
                 LayerPlacement p = Placements.staticBalanced(hash, calibrationTokens(tokenizer, option), gpus.length);
-                yield everySparseBlock(config, l -> p);
+                yield Placements.everySparseBlock(config, l -> p);
             }
             case LOAD -> {
                 int[] sample = calibrationTokens(tokenizer, option);
@@ -54,7 +53,7 @@ public final class PlacementPlanner {
                 try (ShardedCudaEngine probe = ShardedCudaEngine.open(w, gpus, cuda, null)) {
                     counts = RoutedCounts.measure(probe, sample, cuda.maxTokens());
                 }
-                yield everySparseBlock(config, l -> Placements.load(counts[l], gpus.length, gpus.length));
+                yield Placements.everySparseBlock(config, l -> Placements.load(counts[l], gpus.length, gpus.length));
             }
         };
         for (int l = 0; l < byLayer.length; l++) {
@@ -64,14 +63,6 @@ public final class PlacementPlanner {
             }
         }
         return ShardedCudaEngine.open(w, gpus, cuda, byLayer);
-    }
-
-    private static LayerPlacement[] everySparseBlock(ModelConfig config, IntFunction<LayerPlacement> place) {
-        LayerPlacement[] out = new LayerPlacement[config.layers()];
-        for (int l = 0; l < out.length; l++) {
-            out[l] = config.architecture().isSparseLayer(l) ? place.apply(l) : null;
-        }
-        return out;
     }
 
     /** The first tokens of the calibration text (its lines in file order: the corpus's training split, then the rest). */
