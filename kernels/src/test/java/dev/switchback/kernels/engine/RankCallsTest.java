@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Calls on a sharded group's rank threads (no GPU: the "exchange" is a latch that only the failed rank would have
@@ -50,7 +51,9 @@ class RankCallsTest {
         assertEquals("rank 1", calls.one(1, () -> "rank 1"));
     }
 
+    /** Without the grace period this call would never return: the timeout turns that into a failure. */
     @Test
+    @Timeout(30)
     void aFailureThatStrandsARankIsThrownAndBreaksTheGroup() {
         RankCalls calls = new RankCalls(threads, TimeUnit.MILLISECONDS.toNanos(200));
         long start = System.nanoTime();
