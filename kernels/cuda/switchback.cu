@@ -298,7 +298,8 @@ __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq,
 // Dynamic shared memory: q [hs], scores [max_positions], partial [16][hs], table [max_blocks] (ints).
 __global__ void attention_kernel(const float* qkv, const int* pos, const int* tok_seq, const int* table,
                                  int max_blocks, int slot, int slots, int block_size, int d, int heads, float scale,
-                                 const float* kc, const float* vc, float* out, int max_positions) {
+                                 const float* kc, const float* vc, float* out, int max_positions,
+                                 __nv_bfloat16* out_bf16) {
     PDL_ENTRY();
     extern __shared__ float smem[];
     __shared__ float scratch[32];
@@ -369,6 +370,7 @@ __global__ void attention_kernel(const float* qkv, const int* pos, const int* to
         float acc = 0.f;
         for (int g = 0; g < groups; g++) acc += partial[g * hs + i];
         out[(long) t * d + h * hs + i] = acc * inv;
+        if (out_bf16) out_bf16[(long) t * d + h * hs + i] = __float2bfloat16(acc * inv);
     }
 }
 
@@ -478,6 +480,84 @@ __global__ void share_kernel(const int* group_start, const int* grouped, const i
         int from = group_start[e] + (int) ((long long) count * i / copies);
         int len = starts[j + 1] - starts[j];
         for (int t = threadIdx.x; t < len; t += blockDim.x) out_grouped[starts[j] + t] = grouped[from + t];
+    }
+}
+
+// The entry-th non-empty group of group_start (groups + 1 starts), or -1 when there are fewer; *last is then the
+// last non-empty group (0 when none is).
+__device__ int nth_group(const int* group_start, int groups, int entry, int* last) {
+    int seen = -1;
+    *last = 0;
+    for (int j = 0; j < groups; j++) {
+        if (group_start[j + 1] > group_start[j]) {
+            *last = j;
+            if (++seen == entry) return j;
+        }
+    }
+    return -1;
+}
+
+// Experts as batched tensor-core matmuls (cuBLAS): entry e of the batch is the e-th non-empty group (an expert, or a
+// share of one) of the grouped slots. Block (e, j) copies the j-th kept token's row of x (slot grouped[start + j],
+// token slot / k) to xe[e][j] as BF16, or zeros past the group's end; row 0 also writes entry e's six pointers
+// (W1, xe, he; W2, heb, oe, `stride` apart) for the two batched matmuls. The batch count is fixed when a step is
+// captured, so entries past the non-empty groups point at the last non-empty group's weights (the same matmul has
+// just read them) with zero inputs and outputs that nobody reads. Routing kept at most `capacity` slots per group.
+__global__ void expert_gather_kernel(const int* group_start, const int* grouped, int groups, int k, int capacity,
+                                     const float* x, int d, int d_ff, const uint16_t* w1, const uint16_t* w2,
+                                     __nv_bfloat16* xe, float* he, __nv_bfloat16* heb, float* oe, dptr* ptrs,
+                                     int stride) {
+    PDL_ENTRY();
+    int e = blockIdx.x, j = blockIdx.y, last;
+    int g = nth_group(group_start, groups, e, &last);
+    int size = g < 0 ? 0 : group_start[g + 1] - group_start[g];
+    if (j == 0 && threadIdx.x == 0) {
+        long wg = g < 0 ? last : g;
+        ptrs[e] = (dptr) (w1 + wg * d_ff * d);
+        ptrs[stride + e] = (dptr) (xe + (long) e * capacity * d);
+        ptrs[2 * stride + e] = (dptr) (he + (long) e * capacity * d_ff);
+        ptrs[3 * stride + e] = (dptr) (w2 + wg * d * d_ff);
+        ptrs[4 * stride + e] = (dptr) (heb + (long) e * capacity * d_ff);
+        ptrs[5 * stride + e] = (dptr) (oe + (long) e * capacity * d);
+    }
+    __nv_bfloat16* dst = xe + ((long) e * capacity + j) * d;
+    if (j < size) {
+        const float* src = x + (long) (grouped[group_start[g] + j] / k) * d;
+        for (int c = threadIdx.x; c < d; c += blockDim.x) dst[c] = __float2bfloat16(src[c]);
+    } else {
+        for (int c = threadIdx.x; c < d; c += blockDim.x) dst[c] = __float2bfloat16(0.f);
+    }
+}
+
+// out = BF16(GELU(h)) over n floats, the next tensor-core matmul's input; with write_back also h = GELU(h).
+__global__ void gelu_bf16_kernel(float* h, long n, __nv_bfloat16* out, int write_back) {
+    PDL_ENTRY();
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float v = gelu(h[i]);
+        out[i] = __float2bfloat16(v);
+        if (write_back) h[i] = v;
+    }
+}
+
+// Adds each kept token's expert output back: block (e, j) takes row j of entry e (as expert_gather_kernel numbers
+// them) and adds gate · oe[e][j] into target's row of its token (atomically when k > 1: a token's experts may add at
+// once). gates null: gate 1.
+__global__ void expert_scatter_kernel(const int* group_start, const int* grouped, int groups, int k, int capacity,
+                                      const float* oe, int d, const float* gates, float* target) {
+    PDL_ENTRY();
+    int e = blockIdx.x, j = blockIdx.y, last;
+    int g = nth_group(group_start, groups, e, &last);
+    if (g < 0 || j >= group_start[g + 1] - group_start[g]) return;
+    int a = grouped[group_start[g] + j];
+    float gt = gates ? gates[a] : 1.f;
+    const float* src = oe + ((long) e * capacity + j) * d;
+    float* dst = target + (long) (a / k) * d;
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        if (k > 1) {
+            atomicAdd(dst + c, gt * src[c]);
+        } else {
+            dst[c] += gt * src[c];
+        }
     }
 }
 
@@ -649,7 +729,7 @@ cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, 
 extern "C" {
 
 // Version of this kernel library's C interface; the Java binding refuses a library of another version.
-int sb_abi_version() { return 5; }
+int sb_abi_version() { return 6; }
 
 // Turns programmatic dependent launch on or off (on needs compute capability 9.0+).
 int sb_set_pdl(int on) {
@@ -687,7 +767,7 @@ int sb_rotary_kv(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr tabl
 
 int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
                  int slots, int block_size, int d, int heads, int max_positions, float scale, dptr kc, dptr vc,
-                 dptr out) {
+                 dptr out, dptr out_bf16) {
     int hs = d / heads;
     if (hs % 4 != 0 && hs > 256) return cudaErrorInvalidValue;  // the scalar value pass needs a thread per column
     size_t smem = (size_t) (hs * 17 + max_positions + max_blocks) * sizeof(float);
@@ -698,7 +778,7 @@ int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr tabl
     dim3 grid(heads, n);
     return launch(P(cudaStream_t, stream), grid, dim3(256), smem, attention_kernel, P(const float*, qkv), P(const int*, pos),
             P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, scale,
-            P(const float*, kc), P(const float*, vc), P(float*, out), max_positions);
+            P(const float*, kc), P(const float*, vc), P(float*, out), max_positions, P(__nv_bfloat16*, out_bf16));
 }
 
 int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, dptr table, int bigram, dptr ids,
@@ -715,6 +795,30 @@ int sb_share(dptr stream, dptr group_start, dptr grouped, dptr local, int groups
     return launch(P(cudaStream_t, stream), dim3(1), dim3(256), (groups + 1) * sizeof(int), share_kernel,
             P(const int*, group_start), P(const int*, grouped), P(const int*, local), groups, P(int*, out_start),
             P(int*, out_grouped));
+}
+
+// entries: the batch count (non-empty groups at most this many); capacity: rows per entry; ptrs: 6 × stride pointers.
+int sb_expert_gather(dptr stream, dptr group_start, dptr grouped, int groups, int k, int capacity, int entries, dptr x,
+                     int d, int d_ff, dptr w1, dptr w2, dptr xe, dptr he, dptr heb, dptr oe, dptr ptrs, int stride) {
+    if (entries < 1 || capacity < 1 || entries > stride || groups < 1) return cudaErrorInvalidValue;
+    return launch(P(cudaStream_t, stream), dim3(entries, capacity), dim3(256), 0, expert_gather_kernel,
+            P(const int*, group_start), P(const int*, grouped), groups, k, capacity, P(const float*, x), d, d_ff,
+            P(const uint16_t*, w1), P(const uint16_t*, w2), P(__nv_bfloat16*, xe), P(float*, he),
+            P(__nv_bfloat16*, heb), P(float*, oe), P(dptr*, ptrs), stride);
+}
+
+int sb_gelu_bf16(dptr stream, dptr h, long long n, dptr out, int write_back) {
+    int blocks = (int) ((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096);
+    return launch(P(cudaStream_t, stream), dim3(blocks > 0 ? blocks : 1), dim3(256), 0, gelu_bf16_kernel,
+            P(float*, h), (long) n, P(__nv_bfloat16*, out), write_back);
+}
+
+int sb_expert_scatter(dptr stream, dptr group_start, dptr grouped, int groups, int k, int capacity, int entries, dptr oe,
+                      int d, dptr gates, dptr target) {
+    if (entries < 1 || capacity < 1 || groups < 1) return cudaErrorInvalidValue;
+    return launch(P(cudaStream_t, stream), dim3(entries, capacity), dim3(256), 0, expert_scatter_kernel,
+            P(const int*, group_start), P(const int*, grouped), groups, k, capacity, P(const float*, oe), d,
+            P(const float*, gates), P(float*, target));
 }
 
 int sb_sample(dptr stream, dptr logits, int rows, int vocab, dptr temperature, dptr top_p, dptr seed, dptr out) {

@@ -84,6 +84,11 @@ public final class GpuBench implements Callable<Integer> {
             description = "Steps of at least N tokens run dense matmuls on cuBLAS (BF16 tensor cores); 0: never (default: ${DEFAULT-VALUE}).")
     int gemmMinTokens;
 
+    @Option(names = "--no-expert-gemm",
+            description = "Keep the experts on the engine's grouped kernel in steps that run on cuBLAS (default: batched cuBLAS matmuls"
+                    + " over each expert's tokens padded to the routing capacity).")
+    boolean noExpertGemm;
+
     @Option(names = "--no-pdl", description = "Launch kernels without programmatic dependent launch (Hopper).")
     boolean noPdl;
 
@@ -136,11 +141,12 @@ public final class GpuBench implements Callable<Integer> {
         try (CudaDevice dev = CudaDevice.open(device)) {
             dev.programmaticLaunch(!noPdl);
             double bandwidth = copyBandwidth(dev);
-            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s, cuBLAS from %d tokens; device copy bandwidth %.0f GB/s (read + write)%n",
+            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s, cuBLAS from %d tokens (experts: %s); device copy bandwidth %.0f GB/s (read + write)%n",
                     dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), noGraphs ? "off" : "on",
-                    dev.programmaticLaunch() ? "on" : "off", gemmMinTokens, bandwidth / 1e9);
+                    dev.programmaticLaunch() ? "on" : "off", gemmMinTokens, noExpertGemm ? "grouped kernel" : "batched matmuls",
+                    bandwidth / 1e9);
             CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs,
-                    gemmMinTokens);
+                    gemmMinTokens, !noExpertGemm);
             double[] single = new double[bs.size()];
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
                 tokensPerSecond(engine, engine::decode, maxBatch); // untimed: see warmUp

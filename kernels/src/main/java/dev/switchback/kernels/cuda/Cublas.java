@@ -26,7 +26,7 @@ public final class Cublas implements AutoCloseable {
     private static final int GEMM_DEFAULT = -1;
     private static final long WORKSPACE = 32L << 20;
 
-    private final MethodHandle gemmEx, destroy, statusString;
+    private final MethodHandle gemmEx, gemmBatchedEx, destroy, statusString;
     private final long handle;
     private final MemorySegment one;
     private final MemorySegment zero;
@@ -44,6 +44,9 @@ public final class Cublas implements AutoCloseable {
         gemmEx = linker.downcallHandle(lib.findOrThrow("cublasGemmEx"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        gemmBatchedEx = linker.downcallHandle(lib.findOrThrow("cublasGemmBatchedEx"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT,
+                JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment h = a.allocate(ADDRESS);
             check("cublasCreate", (int) create.invokeExact(h));
@@ -101,6 +104,26 @@ public final class Cublas implements AutoCloseable {
             throw e;
         } catch (Throwable t) {
             throw new CudaException("cublasGemmEx failed", t);
+        }
+    }
+
+    /**
+     * {@code batch} independent matmuls {@code y_i[n, rows] = x_i[n, cols]·W_iᵀ}, their matrices named by device arrays
+     * of device pointers ({@code wPtrs}, {@code xPtrs}, {@code yPtrs}, {@code batch} each): W BF16 row-major
+     * [rows, cols], x BF16 row-major, y F32 row-major (overwritten), F32 accumulation.
+     */
+    public void linearBatched(long xPtrs, int n, long wPtrs, int rows, int cols, long yPtrs, int batch) {
+        if (closed) {
+            throw new IllegalStateException("cuBLAS handle is closed");
+        }
+        try {
+            check("cublasGemmBatchedEx(" + batch + " × " + rows + "×" + cols + ", " + n + " tokens)", (int) gemmBatchedEx.invokeExact(
+                    handle, OP_T, OP_N, rows, n, cols, one, wPtrs, R_16BF, cols, xPtrs, R_16BF, cols, zero, yPtrs, R_32F, rows,
+                    batch, COMPUTE_32F, GEMM_DEFAULT));
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cublasGemmBatchedEx failed", t);
         }
     }
 

@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 5;
+    private static final int ABI_VERSION = 6;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -34,7 +34,8 @@ public final class CudaDevice implements AutoCloseable {
     private final int computeCapability;
     private final long stream;
     private final List<Long> allocations = new ArrayList<>();
-    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, share, sample, copy, setPdl, toBf16, gelu;
+    private final MethodHandle linear, rmsnorm, embed, rotaryKv, attention, route, share, sample, copy, setPdl, toBf16, gelu,
+            expertGather, geluBf16, expertScatter;
     private boolean pdl;
     private long allocated;
     private boolean closed;
@@ -62,7 +63,7 @@ public final class CudaDevice implements AutoCloseable {
         rmsnorm = bind(linker, lib, "sb_rmsnorm", L, L, L, I, L, I, F, L, L);
         embed = bind(linker, lib, "sb_embed", L, L, L, I, I, L);
         rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L);
-        attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L);
+        attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L, L);
         route = bind(linker, lib, "sb_route", L, L, I, I, I, I, L, I, L, L, L, L, L, L, L, L, L);
         share = bind(linker, lib, "sb_share", L, L, L, L, I, L, L);
         sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
@@ -70,6 +71,9 @@ public final class CudaDevice implements AutoCloseable {
         setPdl = bind(linker, lib, "sb_set_pdl", I);
         toBf16 = bind(linker, lib, "sb_to_bf16", L, L, L, L);
         gelu = bind(linker, lib, "sb_gelu", L, L, L);
+        expertGather = bind(linker, lib, "sb_expert_gather", L, L, L, I, I, I, I, L, I, I, L, L, L, L, L, L, L, I);
+        geluBf16 = bind(linker, lib, "sb_gelu_bf16", L, L, L, L, I);
+        expertScatter = bind(linker, lib, "sb_expert_scatter", L, L, L, I, I, I, I, L, I, L, L);
         this.stream = rt.streamCreate();
         programmaticLaunch(computeCapability >= 90);
     }
@@ -273,11 +277,12 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /** {@code outBf16}: 0, or where to write the output rounded to BF16 as well (the input of a tensor-core matmul). */
     public void attention(long qkv, int n, long pos, long tokSeq, long table, int maxBlocks, int slot, int slots,
-            int blockSize, int d, int heads, int maxPositions, float scale, long kc, long vc, long out) {
+            int blockSize, int d, int heads, int maxPositions, float scale, long kc, long vc, long out, long outBf16) {
         try {
             launched("sb_attention", (int) attention.invokeExact(stream, qkv, n, pos, tokSeq, table, maxBlocks, slot,
-                    slots, blockSize, d, heads, maxPositions, scale, kc, vc, out));
+                    slots, blockSize, d, heads, maxPositions, scale, kc, vc, out, outBf16));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -327,6 +332,46 @@ public final class CudaDevice implements AutoCloseable {
     public void gelu(long y, long n) {
         try {
             launched("sb_gelu", (int) gelu.invokeExact(stream, y, n));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The first step of a sparse block's experts as batched cuBLAS matmuls (switchback.cu's expert_gather_kernel):
+     * entry e of {@code entries} is the e-th non-empty group of the grouping ({@code groupStart}, {@code grouped},
+     * {@code groups} groups, slot / k = token); its kept tokens' rows of {@code x} go to {@code xe[e]} as BF16 (at
+     * most {@code capacity} rows, zero-padded), and {@code ptrs} receives the six pointer arrays, {@code stride}
+     * apart: W1, xe, he; W2, heb, oe ({@code w1}/{@code w2}: the groups' weights back to back).
+     */
+    public void expertGather(long groupStart, long grouped, int groups, int k, int capacity, int entries, long x, int d,
+                             int dFf, long w1, long w2, long xe, long he, long heb, long oe, long ptrs, int stride) {
+        try {
+            launched("sb_expert_gather", (int) expertGather.invokeExact(stream, groupStart, grouped, groups, k, capacity,
+                    entries, x, d, dFf, w1, w2, xe, he, heb, oe, ptrs, stride));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** out[0..n) = GELU(h) rounded to BF16; with {@code writeBack} h itself becomes GELU(h) too. */
+    public void geluBf16(long h, long n, long out, boolean writeBack) {
+        try {
+            launched("sb_gelu_bf16", (int) geluBf16.invokeExact(stream, h, n, out, writeBack ? 1 : 0));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The last step of {@link #expertGather}'s batch: each kept token's row of {@code oe} times its gate ({@code gates}
+     * indexed by slot; 0: gate 1) added into its row of {@code target}.
+     */
+    public void expertScatter(long groupStart, long grouped, int groups, int k, int capacity, int entries, long oe, int d,
+                              long gates, long target) {
+        try {
+            launched("sb_expert_scatter", (int) expertScatter.invokeExact(stream, groupStart, grouped, groups, k, capacity,
+                    entries, oe, d, gates, target));
         } catch (Throwable t) {
             throw rethrow(t);
         }

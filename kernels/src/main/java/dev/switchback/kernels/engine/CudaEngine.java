@@ -61,6 +61,14 @@ public final class CudaEngine implements StepEngine {
     private final Map<List<Integer>, Long> graphs = new HashMap<>();
     private final Cublas cublas;
     private final long inputBf16;
+    /**
+     * Batched expert matmuls on cuBLAS ({@link #sparseBlock}): most padded rows (entries × capacity) per call, the
+     * pointer arrays' stride (most entries: the most groups a block holds), the gathered BF16 inputs, the GELU'd
+     * hidden rows in BF16 and the outputs (F32; the first matmul's F32 output goes to {@code hidden}), and six
+     * device arrays of pointers. {@code expertPointers} is 0 when experts always run on the grouped kernel.
+     */
+    private final int expertRows, expertStride;
+    private final long expertIn, expertHiddenBf16, expertOut, expertPointers;
     /** The device buffer whose rows inputBf16 holds rounded to BF16 at this point of the enqueued step (0: none). */
     private long bf16Holds;
     private final MemorySegment hostLogits;
@@ -118,14 +126,21 @@ public final class CudaEngine implements StepEngine {
      * @param maxTokens most tokens in one call (prefill chunks included)
      * @param graphs capture decode steps as CUDA graphs
      * @param gemmMinTokens calls of at least this many tokens run dense matmuls on cuBLAS with BF16 inputs (0: never)
+     * @param expertGemm such calls also run a learned router's experts as batched cuBLAS matmuls (tokens gathered per
+     *     expert up to the routing capacity) where the padded rows fit the work buffers; else the engine's grouped kernel
      */
-    public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens) {
+    public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens,
+            boolean expertGemm) {
         public Options {
             if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences || gemmMinTokens < 0) {
                 throw new IllegalArgumentException("bad CUDA engine options: kvBlockSize " + kvBlockSize + ", kvBlocks "
                         + kvBlocks + ", maxSequences " + maxSequences + ", maxTokens " + maxTokens + ", gemmMinTokens "
                         + gemmMinTokens + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences, ≥ 0)");
             }
+        }
+
+        public Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens) {
+            this(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, true);
         }
 
         public Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs) {
@@ -138,7 +153,12 @@ public final class CudaEngine implements StepEngine {
 
         /** Calls of at least this many tokens run their dense matmuls on cuBLAS (BF16 tensor cores); 0: never. */
         public Options withGemmMinTokens(int tokens) {
-            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, tokens);
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, tokens, expertGemm);
+        }
+
+        /** Whether those calls also run a learned router's experts as batched cuBLAS matmuls. */
+        public Options withExpertGemm(boolean on) {
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, on);
         }
     }
 
@@ -339,6 +359,18 @@ public final class CudaEngine implements StepEngine {
         }
         cublas = blas;
         inputBf16 = blas == null ? 0 : dev.malloc(2L * tokens * Math.max(d, dFf));
+        boolean expertGemm = blas != null && learned && options.expertGemm() && d % 8 == 0 && dFf % 8 == 0;
+        int stride = 0;
+        for (Layer lw : layerWeights) {
+            stride = Math.max(stride, lw.sparse() ? lw.held() : 0);
+        }
+        // As many padded rows as the grouped kernel's hidden buffer has rows, which the first matmul then writes.
+        expertRows = expertGemm ? tokens * k : 0;
+        expertStride = stride;
+        expertIn = expertGemm ? dev.malloc(2L * expertRows * d) : 0;
+        expertHiddenBf16 = expertGemm ? dev.malloc(2L * expertRows * dFf) : 0;
+        expertOut = expertGemm ? dev.malloc(4L * expertRows * d) : 0;
+        expertPointers = expertGemm ? dev.malloc(8L * 6 * stride) : 0;
         hostLogits = rt.mallocHost(4L * seqs * vocab);
         hostCounters = rt.mallocHost(16L * layers * experts);
         stats = new ExpertStats(layers, experts);
@@ -648,7 +680,11 @@ public final class CudaEngine implements StepEngine {
                 bf16Holds = input;
             }
             cublas.linear(inputBf16, n, w, rows, cols, y, mode == CudaDevice.ACCUMULATE);
-            if (mode == CudaDevice.GELU_STORE) {
+            if (mode == CudaDevice.GELU_STORE && onCublas(n, rows)) {
+                // The next matmul reads y on cuBLAS too: one kernel applies GELU and writes its BF16 input.
+                dev.geluBf16(y, (long) n * rows, inputBf16, true);
+                bf16Holds = y;
+            } else if (mode == CudaDevice.GELU_STORE) {
                 dev.gelu(y, (long) n * rows);
             }
         } else {
@@ -692,8 +728,11 @@ public final class CudaEngine implements StepEngine {
                     norm(0, n, w.attnNorm(), eps, normed);
                     dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
                     dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
+                    // The output projection on cuBLAS reads the attention's output as BF16, written beside it.
+                    boolean attBf16 = onCublas(n, d);
                     dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
-                            config.contextLength(), scale, keys, values, att);
+                            config.contextLength(), scale, keys, values, att, attBf16 ? inputBf16 : 0);
+                    bf16Holds = attBf16 ? att : 0;
                     dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
                     norm(0, n, w.ffnNorm(), eps, normed);
                 }
@@ -749,9 +788,33 @@ public final class CudaEngine implements StepEngine {
             starts = shareStart;
             slots = shareGrouped;
         }
+        int entries = Math.min(w.held(), n * k);
+        if (batchedExperts(n, entries, capacity)) {
+            // Each non-empty group's tokens padded to the capacity, both matmuls batched over the groups on tensor cores.
+            long p = expertPointers;
+            long stride = 8L * expertStride;
+            dev.expertGather(starts, slots, w.held(), k, capacity, entries, in, d, dFf, w.w1(), w.w2(), expertIn, hidden,
+                    expertHiddenBf16, expertOut, p, expertStride);
+            cublas.linearBatched(p + stride, capacity, p, dFf, d, p + 2 * stride, entries);
+            dev.geluBf16(hidden, (long) entries * capacity * dFf, expertHiddenBf16, false);
+            cublas.linearBatched(p + 4 * stride, capacity, p + 3 * stride, d, dFf, p + 5 * stride, entries);
+            dev.expertScatter(starts, slots, w.held(), k, capacity, entries, expertOut, d, learned ? gate : 0, target);
+            return;
+        }
         dev.linear(true, expertTile, in, w.w1(), dFf, d, hidden, w.held(), starts, n * k, slots, k, 0, 1, 0, CudaDevice.GELU_STORE);
         dev.linear(true, expertTile, hidden, w.w2(), d, dFf, target, w.held(), starts, n * k, 0, 1, slots, k,
                 learned ? gate : 0, CudaDevice.ACCUMULATE);
+    }
+
+    /** Whether a sparse block over n tokens runs its experts as batched cuBLAS matmuls (else the grouped kernel). */
+    private boolean batchedExperts(int n, int entries, int capacity) {
+        return expertPointers != 0 && n >= options.gemmMinTokens() && (long) entries * capacity <= expertRows;
+    }
+
+    /** Whether a call of n tokens on this (unsharded) engine runs its experts as batched cuBLAS matmuls. */
+    boolean batchedExperts(int n) {
+        int capacity = learned ? RoutePlan.capacity(n, k, experts, capacityFactor) : Integer.MAX_VALUE;
+        return shard == null && n > 0 && batchedExperts(n, Math.min(experts, n * k), capacity);
     }
 
     /** Tokens routed to ([layer][expert]) since load, read from the device. */

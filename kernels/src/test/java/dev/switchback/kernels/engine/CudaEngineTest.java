@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
@@ -134,56 +135,82 @@ class CudaEngineTest {
         }
     }
 
-    /** Calls of 16+ tokens run the dense matmuls on cuBLAS with BF16 inputs: BF16 tolerance, and graphs agree. */
-    @Test
-    void largeCallsRunOnCublasWithinBf16ToleranceAndGraphsAgree() {
-        for (Architecture a : List.of(TestModels.dense(), TestModels.switchUnbounded())) {
-            ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, a);
-            ModelWeights w = weights(config, 21);
-            Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null,
-                    Engine.Options.defaults().withFormat(WeightFormat.BF16).withMaxSequences(16));
-            CudaEngine.Options options = new CudaEngine.Options(4, 0, 16, 64, true, 16);
-            try (CudaEngine eager = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 16, 64, false, 16));
-                    CudaEngine graphed = new CudaEngine(w, device, options)) {
-                List<Sequence> cs = new ArrayList<>();
-                List<Sequence> es = new ArrayList<>();
-                List<Sequence> gs = new ArrayList<>();
-                List<Engine.Step> cSteps = new ArrayList<>();
-                List<Engine.Step> eSteps = new ArrayList<>();
-                List<Engine.Step> gSteps = new ArrayList<>();
-                List<CudaEngine.Sampling> greedy = new ArrayList<>();
+    /**
+     * Architectures for calls of 16+ tokens, and whether their 16-token decode steps run the experts as batched cuBLAS
+     * matmuls: a learned router whose capacity keeps the padded rows within the work buffers does (with drops at
+     * capacity factor 0.5, and top-2), an unbounded capacity keeps the grouped kernel.
+     */
+    static List<Arguments> largeCalls() {
+        return List.of(Arguments.of(TestModels.dense(), false),
+                Arguments.of(TestModels.switchUnbounded(), false),
+                Arguments.of(new Architecture.Switch(4, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0), true),
+                Arguments.of(new Architecture.Switch(4, 2, 1.25, 0.5, 0.01, 1e-3, 0.1, 0.0), true),
+                Arguments.of(new Architecture.TopK(4, 2, 1, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0), true));
+    }
+
+    /**
+     * Calls of 16+ tokens run the dense matmuls on cuBLAS with BF16 inputs, and bounded learned routers their experts
+     * as batched cuBLAS matmuls: BF16 tolerance against the CPU engine, the routing counters equal, graphs agree.
+     */
+    @ParameterizedTest
+    @MethodSource("largeCalls")
+    void largeCallsRunOnCublasWithinBf16ToleranceAndGraphsAgree(Architecture a, boolean batchedExperts) {
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, a);
+        ModelWeights w = weights(config, 21);
+        Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null,
+                Engine.Options.defaults().withFormat(WeightFormat.BF16).withMaxSequences(16));
+        CudaEngine.Options options = new CudaEngine.Options(4, 0, 16, 64, true, 16);
+        try (CudaEngine eager = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 16, 64, false, 16));
+                CudaEngine graphed = new CudaEngine(w, device, options)) {
+            assertEquals(batchedExperts, graphed.batchedExperts(16), a.kind() + ": experts of a 16-token step on cuBLAS");
+            List<Sequence> cs = new ArrayList<>();
+            List<Sequence> es = new ArrayList<>();
+            List<Sequence> gs = new ArrayList<>();
+            List<Engine.Step> cSteps = new ArrayList<>();
+            List<Engine.Step> eSteps = new ArrayList<>();
+            List<Engine.Step> gSteps = new ArrayList<>();
+            List<CudaEngine.Sampling> greedy = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                int[] prompt = TestModels.tokens(100 + i, 2 + i % 3);
+                cs.add(cpu.newSequence());
+                es.add(eager.newSequence());
+                gs.add(graphed.newSequence());
+                cSteps.add(new Engine.Step(cs.get(i), prompt));
+                eSteps.add(new Engine.Step(es.get(i), prompt));
+                gSteps.add(new Engine.Step(gs.get(i), prompt));
+                greedy.add(CudaEngine.Sampling.GREEDY);
+            }
+            float[][] expected = cpu.forward(cSteps);
+            float[][] actual = eager.forward(eSteps);
+            int[] next = graphed.decode(gSteps, greedy);
+            for (int step = 0; step < 4; step++) {
+                double worst = 0;
                 for (int i = 0; i < 16; i++) {
-                    int[] prompt = TestModels.tokens(100 + i, 2 + i % 3);
-                    cs.add(cpu.newSequence());
-                    es.add(eager.newSequence());
-                    gs.add(graphed.newSequence());
-                    cSteps.add(new Engine.Step(cs.get(i), prompt));
-                    eSteps.add(new Engine.Step(es.get(i), prompt));
-                    gSteps.add(new Engine.Step(gs.get(i), prompt));
-                    greedy.add(CudaEngine.Sampling.GREEDY);
+                    worst = Math.max(worst, TestModels.relativeDifference(expected[i], actual[i]));
+                    assertEquals(TestModels.argmax(actual[i]), next[i], a.kind() + " step " + step + " row " + i + ": graph vs eager");
                 }
-                float[][] expected = cpu.forward(cSteps);
-                float[][] actual = eager.forward(eSteps);
-                int[] next = graphed.decode(gSteps, greedy);
-                for (int step = 0; step < 4; step++) {
-                    double worst = 0;
-                    for (int i = 0; i < 16; i++) {
-                        worst = Math.max(worst, TestModels.relativeDifference(expected[i], actual[i]));
-                        assertEquals(TestModels.argmax(actual[i]), next[i], a.kind() + " step " + step + " row " + i + ": graph vs eager");
+                assertTrue(worst <= 2e-2, a.kind() + " step " + step + ": relative difference " + worst);
+                cSteps.clear();
+                eSteps.clear();
+                gSteps.clear();
+                for (int i = 0; i < 16; i++) {
+                    int[] t = {next[i]};
+                    cSteps.add(new Engine.Step(cs.get(i), t));
+                    eSteps.add(new Engine.Step(es.get(i), t));
+                    gSteps.add(new Engine.Step(gs.get(i), t));
+                }
+                expected = cpu.forward(cSteps);
+                actual = eager.forward(eSteps);
+                next = graphed.decode(gSteps, greedy);
+            }
+            if (config.architecture().sparse() != null) {
+                long[][] routed = eager.routedTokens();
+                long[][] dropped = eager.droppedTokens();
+                for (int l = 0; l < config.layers(); l++) {
+                    for (int e = 0; config.architecture().isSparseLayer(l) && e < 4; e++) {
+                        assertEquals(cpu.expertStats().routed(l, e), routed[l][e], a.kind() + " layer " + l + " expert " + e + " routed");
+                        assertEquals(cpu.expertStats().dropped(l, e), dropped[l][e], a.kind() + " layer " + l + " expert " + e + " dropped");
                     }
-                    assertTrue(worst <= 2e-2, a.kind() + " step " + step + ": relative difference " + worst);
-                    cSteps.clear();
-                    eSteps.clear();
-                    gSteps.clear();
-                    for (int i = 0; i < 16; i++) {
-                        int[] t = {next[i]};
-                        cSteps.add(new Engine.Step(cs.get(i), t));
-                        eSteps.add(new Engine.Step(es.get(i), t));
-                        gSteps.add(new Engine.Step(gs.get(i), t));
-                    }
-                    expected = cpu.forward(cSteps);
-                    actual = eager.forward(eSteps);
-                    next = graphed.decode(gSteps, greedy);
                 }
             }
         }

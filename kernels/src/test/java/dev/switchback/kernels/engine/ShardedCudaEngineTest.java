@@ -77,6 +77,30 @@ class ShardedCudaEngineTest {
         });
     }
 
+    /**
+     * The experts as batched cuBLAS matmuls (every call: cuBLAS from one token) on each GPU, copies of the hot expert
+     * included: each GPU gathers its own groups and shares, and the logits and tokens still equal one GPU's.
+     */
+    @ParameterizedTest
+    @MethodSource("boundedCapacity")
+    void batchedExpertMatmulsWithCopiesDecodeWhatOneGpuDecodes(Architecture architecture) {
+        assumeTwoGpus();
+        CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true, 1);
+        assertSameAsOneGpu(architecture, experts -> {
+            long[] counts = new long[experts];
+            counts[0] = 1000;
+            for (int e = 1; e < experts; e++) {
+                counts[e] = 10 * e;
+            }
+            return Placements.load(counts, 2, 2);
+        }, options);
+    }
+
+    static Stream<Architecture> boundedCapacity() {
+        return Stream.of(new Architecture.Switch(4, 2, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0),
+                new Architecture.TopK(4, 2, 1, 1.25, 2.0, 0.01, 1e-3, 0.1, 0.0));
+    }
+
     static Stream<Architecture> fourExperts() {
         return Stream.of(TestModels.switchUnbounded(), TestModels.topTwoUnbounded(),
                 new Architecture.Hash(4, 1, Architecture.HashKind.random, 7, 0.0));
@@ -89,14 +113,21 @@ class ShardedCudaEngineTest {
 
     /** {@code place}: a block's placement from its expert count (null: contiguous shares). */
     private static void assertSameAsOneGpu(Architecture architecture, java.util.function.IntFunction<LayerPlacement> place) {
+        assertSameAsOneGpu(architecture, place, new CudaEngine.Options(4, 0, 4, 64, true));
+    }
+
+    private static void assertSameAsOneGpu(Architecture architecture, java.util.function.IntFunction<LayerPlacement> place,
+                                           CudaEngine.Options options) {
         ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, architecture);
         ModelWeights w = ModelWeights.load(config, TestModels.tensors(config, 21).source(), WeightFormat.BF16);
-        CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
         int experts = config.architecture().sparse().experts();
         LayerPlacement[] placement = place == null ? null : Placements.everySparseBlock(config, l -> place.apply(experts));
         try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
                 ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0, 1}, options, placement)) {
             assertEquals(2, two.ranks());
+            if (options.gemmMinTokens() == 1) {
+                assertTrue(one.batchedExperts(2), "a 2-token step runs its experts as batched cuBLAS matmuls");
+            }
             int sparse = 0;
             while (!config.architecture().isSparseLayer(sparse)) {
                 sparse++;
