@@ -22,7 +22,7 @@ for what in "$@"; do
     tests)
       $JAVA $FLAGS -Dswitchback.child.classpath="$CP" -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
         --include-tag gpu --select-class dev.switchback.kernels.engine.CudaEngineTest --select-class dev.switchback.kernels.cuda.NcclTest \
-        $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.NcclGroupTest) \
+        $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.NcclGroupTest --select-class dev.switchback.cli.ShardAcrossProcessesTest) \
         --select-class dev.switchback.kernels.engine.ShardedCudaEngineTest --select-class dev.switchback.cli.ShardedServingTest \
         $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.ServeCudaIntegrationTest) --details=tree \
         --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             DistillCommand.class,
             EvalCommand.class,
             ModelsCommand.class,
+            ShardWorkerCommand.class,
             GenerateCommand.class,
             ExportOnnxCommand.class,
             ServeCommand.class,

@@ -5,7 +5,6 @@ import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.server.cluster.NcclRendezvous;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,16 +64,7 @@ public final class NcclGroupBench implements Callable<Integer> {
         if (iters < 1 || timeout < 1) {
             throw new IllegalArgumentException("--iters and --timeout must be >= 1");
         }
-        int colon = rendezvous.lastIndexOf(':');
-        int port;
-        try {
-            port = Integer.parseInt(rendezvous.substring(colon + 1));
-        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
-            throw new IllegalArgumentException("--rendezvous must be HOST:PORT, got '" + rendezvous + "'");
-        }
-        if (colon <= 0 || port < 1 || port > 65535) {
-            throw new IllegalArgumentException("--rendezvous must be HOST:PORT, got '" + rendezvous + "'");
-        }
+        HostPort at = HostPort.parse("--rendezvous", rendezvous, 1);
         String why = Cudart.unavailableReason();
         if (why != null) {
             throw new IllegalStateException("bench nccl-group: " + why);
@@ -85,7 +75,7 @@ public final class NcclGroupBench implements Callable<Integer> {
         byte[] id;
         if (rank == 0) {
             id = Nccl.uniqueId();
-            host = NcclRendezvous.host(new InetSocketAddress(rendezvous.substring(0, colon), port), group, world, id);
+            host = NcclRendezvous.host(at.address(), group, world, id);
             out.printf(Locale.ROOT, "rank 0: rendezvous for group '%s' of %d on port %d%n", group, world, host.port());
         } else {
             id = NcclRendezvous.join(rendezvous, group, world, rank, wait);

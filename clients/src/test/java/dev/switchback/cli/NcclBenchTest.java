@@ -28,4 +28,17 @@ class NcclBenchTest {
         CliRun alone = CliRun.of("bench", "nccl-group", "--rendezvous", "127.0.0.1:9", "--world", "1", "--rank", "0");
         assertEquals("error: --rank 0 of --world 1: need a group of 2 or more and 0 <= rank < world", alone.err().strip());
     }
+
+    /** shard-worker refuses a bad listen address before touching CUDA or the network; a CPU-only host gets one line. */
+    @Test
+    void shardWorkerFlagsAndMissingCudaAreOneLine() {
+        CliRun address = CliRun.of("shard-worker", "--listen", "9300");
+        assertEquals(2, address.exitCode());
+        assertEquals("error: --listen must be HOST:PORT, got '9300'", address.err().strip());
+        if (dev.switchback.kernels.cuda.Cudart.unavailableReason() != null) {
+            CliRun noGpu = CliRun.of("shard-worker", "--listen", "127.0.0.1:0");
+            assertEquals(2, noGpu.exitCode());
+            assertEquals("error: shard-worker: " + dev.switchback.kernels.cuda.Cudart.unavailableReason(), noGpu.err().strip());
+        }
+    }
 }

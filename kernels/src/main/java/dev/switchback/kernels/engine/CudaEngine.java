@@ -172,6 +172,15 @@ public final class CudaEngine implements StepEngine {
         this(w, dev, options, false, null);
     }
 
+    /**
+     * Rank {@code rank} of a sharded group whose other ranks run in other processes (a shard worker): the experts of
+     * {@code held} (per block, (expert, share, copies) triples; null for dense blocks) on {@code dev}, exchanging tokens
+     * over {@code nccl}. The calls come through {@link #forwardShard} and {@link #decodeShard}.
+     */
+    public static CudaEngine rankOfGroup(ModelWeights w, CudaDevice dev, Options options, Nccl nccl, int rank, int[][] held) {
+        return new CudaEngine(w, dev, options, new Shard(nccl, rank, held, null));
+    }
+
     /** One rank of a {@link ShardedCudaEngine} on {@code dev} (which the caller keeps and closes). */
     CudaEngine(ModelWeights w, CudaDevice dev, Options options, Shard shard) {
         this(w, dev, options, false, shard);
@@ -434,16 +443,18 @@ public final class CudaEngine implements StepEngine {
         }
         refuseShard();
         run(prepare(steps, null), steps.size(), false);
-        return finishWithLogits(steps);
+        return finishWithLogits(steps.size(), steps);
     }
 
-    /** Brings the step's logits back with its counters, waits for the step, and returns one row per step. */
-    private float[][] finishWithLogits(List<Engine.Step> steps) {
-        int rows = steps.size();
+    /**
+     * Brings the step's logits back with its counters, waits for the step, and returns one row per step;
+     * {@code commit}: the steps to record in this engine's own sequences (null for a rank of a group).
+     */
+    private float[][] finishWithLogits(int rows, List<Engine.Step> commit) {
         if (rows > 0) {
             dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
         }
-        finishStep(steps);
+        finishStep(commit);
         float[][] out = new float[rows][vocab];
         for (int i = 0; i < rows; i++) {
             MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * i * vocab, out[i], 0, vocab);
@@ -473,24 +484,37 @@ public final class CudaEngine implements StepEngine {
     }
 
     /**
+     * One sequence's part of a rank's call, as plain values (so that it can be sent to a rank in another process): the
+     * tokens to append, the position of the first, the sequence's KV block ids (already reserved for these tokens), and
+     * the token before the first (0 at position 0; hash routing by bigram reads it).
+     */
+    public record RankStep(int[] tokens, int start, int[] blocks, int previous) {
+        /** The step of a sequence whose blocks are reserved for it ({@link KvSequences#begin}). */
+        public static RankStep of(Engine.Step step) {
+            Sequence q = step.sequence();
+            return new RankStep(step.tokens(), q.length(), q.cache().blocks(), q.previous(q.length(), step.tokens(), 0));
+        }
+    }
+
+    /**
      * A sharded rank's part of a step ({@link ShardedCudaEngine}): {@code own} are the steps of the sequences this rank
      * holds (possibly none), {@code tokensPerRank} every rank's token count in rank order, and {@code allIds} /
      * {@code allPrev} every rank's tokens and their predecessors in that order (hash routing reads them). Every rank
      * must make the same call at the same time: the ranks meet in each sparse block. Returns this rank's rows.
      */
-    float[][] forwardShard(List<Engine.Step> own, int[] tokensPerRank, int[] allIds, int[] allPrev) {
+    public float[][] forwardShard(List<RankStep> own, int[] tokensPerRank, int[] allIds, int[] allPrev) {
         run(prepareShard(own, null, tokensPerRank, allIds, allPrev), own.size(), false);
-        return finishWithLogits(own);
+        return finishWithLogits(own.size(), null);
     }
 
     /** {@link #forwardShard} that samples each own step's next token on the device. */
-    int[] decodeShard(List<Engine.Step> own, List<Sampling> sampling, int[] tokensPerRank, int[] allIds, int[] allPrev) {
+    public int[] decodeShard(List<RankStep> own, List<Sampling> sampling, int[] tokensPerRank, int[] allIds, int[] allPrev) {
         int n = prepareShard(own, sampling, tokensPerRank, allIds, allPrev);
         run(n, own.size(), true);
         if (!own.isEmpty()) {
             dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * own.size(), Cudart.D2H, dev.stream());
         }
-        finishStep(own);
+        finishStep(null);
         int[] out = new int[own.size()];
         MemorySegment.copy(hostSampled, JAVA_INT, 0, out, 0, out.length);
         return out;
@@ -529,7 +553,7 @@ public final class CudaEngine implements StepEngine {
         }
     }
 
-    private int prepareShard(List<Engine.Step> own, List<Sampling> sampling, int[] tokensPerRank, int[] ids, int[] previous) {
+    private int prepareShard(List<RankStep> own, List<Sampling> sampling, int[] tokensPerRank, int[] ids, int[] previous) {
         if (shard == null || tokensPerRank.length != shard.nccl().ranks()) {
             throw new IllegalStateException("not a rank of a group of " + tokensPerRank.length);
         }
@@ -553,7 +577,7 @@ public final class CudaEngine implements StepEngine {
             hostMeta.set(JAVA_INT, allIdsOff + 4L * t, ids[t]);
             hostMeta.set(JAVA_INT, allPrevOff + 4L * t, previous[t]);
         }
-        int n = prepare(own, sampling);
+        int n = upload(own, sampling);
         if (n != tokensPerRank[shard.rank()]) {
             throw new IllegalArgumentException("rank " + shard.rank() + " has " + n + " tokens, the call says " + tokensPerRank[shard.rank()]);
         }
@@ -593,35 +617,51 @@ public final class CudaEngine implements StepEngine {
 
     /** Checks the call, reserves KV blocks (all or none) and uploads its inputs; returns the token count. */
     private int prepare(List<Engine.Step> steps, List<Sampling> sampling) {
+        checkCall(steps.size(), steps.stream().mapToInt(s -> s.tokens().length).sum());
+        sequences.begin(steps);
+        List<RankStep> raw = new java.util.ArrayList<>(steps.size());
+        for (Engine.Step s : steps) {
+            raw.add(RankStep.of(s));
+        }
+        return upload(raw, sampling);
+    }
+
+    private void checkCall(int sequences, int tokens) {
         if (closed) {
             throw new IllegalStateException("the CUDA engine is closed");
         }
-        if (steps.size() > options.maxSequences()) {
-            throw new IllegalArgumentException(steps.size() + " sequences in one call; this engine takes at most " + options.maxSequences());
+        if (sequences > options.maxSequences()) {
+            throw new IllegalArgumentException(sequences + " sequences in one call; this engine takes at most " + options.maxSequences());
         }
+        if (tokens > options.maxTokens()) {
+            throw new IllegalArgumentException(tokens + " tokens in one call; this engine takes at most " + options.maxTokens());
+        }
+    }
+
+    /** Uploads the inputs of a call whose KV blocks are reserved; returns the token count. */
+    private int upload(List<RankStep> steps, List<Sampling> sampling) {
         int n = 0;
-        for (Engine.Step s : steps) {
+        for (RankStep s : steps) {
             n += s.tokens().length;
+            if (s.blocks().length > maxBlocks || s.start() < 0 || s.start() + s.tokens().length > config.contextLength()) {
+                throw new IllegalArgumentException("a step of " + s.tokens().length + " tokens from position " + s.start()
+                        + " with " + s.blocks().length + " KV blocks does not fit the context of " + config.contextLength());
+            }
         }
-        if (n > options.maxTokens()) {
-            throw new IllegalArgumentException(n + " tokens in one call; this engine takes at most " + options.maxTokens());
-        }
-        sequences.begin(steps);
+        checkCall(steps.size(), n);
         dev.runtime().setDevice(dev.ordinal());
         MemorySegment h = hostMeta;
         int t = 0;
         for (int i = 0; i < steps.size(); i++) {
-            Engine.Step s = steps.get(i);
-            Sequence q = s.sequence();
-            int[] blocks = q.cache().blocks();
+            RankStep s = steps.get(i);
+            int[] blocks = s.blocks();
             for (int b = 0; b < maxBlocks; b++) {
                 h.set(JAVA_INT, tableOff + 4L * (i * maxBlocks + b), b < blocks.length ? blocks[b] : 0);
             }
             for (int j = 0; j < s.tokens().length; j++, t++) {
-                int position = q.length() + j;
-                int previous = q.previous(position, s.tokens(), 0);
+                int position = s.start() + j;
                 h.set(JAVA_INT, idsOff + 4L * t, s.tokens()[j]);
-                h.set(JAVA_INT, prevOff + 4L * t, previous);
+                h.set(JAVA_INT, prevOff + 4L * t, j == 0 ? s.previous() : s.tokens()[j - 1]);
                 h.set(JAVA_INT, posOff + 4L * t, position);
                 h.set(JAVA_INT, tokSeqOff + 4L * t, i);
             }
@@ -630,7 +670,7 @@ public final class CudaEngine implements StepEngine {
             h.set(JAVA_FLOAT, temperatureOff + 4L * i, p.temperature());
             h.set(JAVA_FLOAT, topPOff + 4L * i, p.topP());
             // A fresh draw per (seed, position): reproducible for a seed, different at every step.
-            h.set(JAVA_LONG, seedsOff + 8L * i, p.seed() * 0x9E3779B97F4A7C15L + q.length() + s.tokens().length);
+            h.set(JAVA_LONG, seedsOff + 8L * i, p.seed() * 0x9E3779B97F4A7C15L + s.start() + s.tokens().length);
         }
         dev.runtime().memcpyAsync(meta, hostMeta.address(), metaBytes, Cudart.H2D, dev.stream());
         return n;
@@ -640,7 +680,7 @@ public final class CudaEngine implements StepEngine {
      * Brings the expert counters back with the step's results (one more small copy on the stream, no extra
      * synchronisation), waits for the step, and records its tokens.
      */
-    private void finishStep(List<Engine.Step> steps) {
+    private void finishStep(List<Engine.Step> commit) {
         if (experts > 1) {
             dev.runtime().memcpyAsync(hostCounters.address(), routedTotal, 16L * layers * experts, Cudart.D2H, dev.stream());
         }
@@ -654,8 +694,8 @@ public final class CudaEngine implements StepEngine {
                 }
             }
         }
-        if (shard == null) { // a sharded group records the step once, after every rank has run it
-            sequences.commit(steps);
+        if (commit != null) { // a sharded group records the step once, after every rank has run it
+            sequences.commit(commit);
         }
     }
 

@@ -6,20 +6,25 @@ import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.placement.Placements;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.store.model.ModelConfig;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.IntFunction;
 
 /**
- * A model's experts sharded over several GPUs of this host: every GPU holds the dense weights and a share of each
- * sparse block's experts. The batch's sequences are split between the GPUs (each sequence stays on one, where its keys
+ * A model's experts sharded over several GPUs, of this process or of others ({@link RemoteRank}: a shard worker on this
+ * host or another, driven over gRPC, joined to the group's NCCL communicators with a unique id made here): every GPU
+ * holds the dense weights and a share of each sparse block's experts. The batch's sequences are split between the GPUs (each sequence stays on one, where its keys
  * and values are), and each GPU runs attention and the dense blocks for its own sequences only. In a sparse block the
- * GPUs exchange tokens over NCCL (communicators bootstrapped in-process): an all-gather gives every GPU all the
+ * GPUs exchange tokens over NCCL (communicators made in-process, or joined by id across processes): an all-gather gives every GPU all the
  * batch's normalised tokens, each computes its own experts' outputs for the tokens routed to them, and a
  * reduce-scatter sums those outputs back into each token's own GPU. Routing runs over the whole batch, identically
  * everywhere, so the expert counters are the first GPU's and capacity is counted over the batch as on one GPU. Each GPU
@@ -41,10 +46,14 @@ import java.util.function.IntFunction;
  * stranded ranks' GPUs stay held until the process ends (NCCL's abort would be the way to free them).
  */
 public final class ShardedCudaEngine implements StepEngine {
+    /** Per rank: its device and engine when it runs in this process, else null (see {@link #remote}). */
     private final CudaDevice[] devices;
     private final CudaEngine[] ranks;
+    /** Per rank: the rank when it runs in another process, else null. */
+    private final RemoteRank[] remote;
     private final ExecutorService[] threads;
-    private final Nccl nccl;
+    /** Per rank of this process, its communicator (one object for all of them when every rank is here). */
+    private final Nccl[] comms;
     /** Where each sparse block's experts are (null for dense blocks). */
     private final LayerPlacement[] placement;
     /** Which GPU holds each sequence's keys and values. */
@@ -55,12 +64,13 @@ public final class ShardedCudaEngine implements StepEngine {
     static final long STRANDED_SECONDS = 30;
     private boolean closed;
 
-    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, ExecutorService[] threads, Nccl nccl,
-            LayerPlacement[] placement) {
+    private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, RemoteRank[] remote, ExecutorService[] threads,
+            Nccl[] comms, LayerPlacement[] placement) {
         this.devices = devices;
         this.ranks = ranks;
+        this.remote = remote;
         this.threads = threads;
-        this.nccl = nccl;
+        this.comms = comms;
         this.placement = placement;
         this.assignment = new RankAssignment(ranks.length);
         this.calls = new RankCalls(threads, TimeUnit.SECONDS.toNanos(STRANDED_SECONDS));
@@ -80,24 +90,39 @@ public final class ShardedCudaEngine implements StepEngine {
      * such as {@code round-robin}, {@code static-balanced}, or {@code load} with copies of the busiest experts.
      */
     public static ShardedCudaEngine open(ModelWeights w, int[] gpus, CudaEngine.Options options, LayerPlacement[] byLayer) {
+        return open(w, gpus, List.of(), options, byLayer);
+    }
+
+    /**
+     * {@link #open(ModelWeights, int[], CudaEngine.Options, LayerPlacement[])} with ranks in other processes as well:
+     * ranks 0 … {@code gpus.length − 1} on this process's {@code gpus}, then one rank per {@code remotes} entry. The
+     * group's NCCL communicators are joined with a unique id made here, which each remote rank receives when it is
+     * opened; every rank joins at once.
+     */
+    public static ShardedCudaEngine open(ModelWeights w, int[] gpus, List<RemoteRank> remotes, CudaEngine.Options options,
+            LayerPlacement[] byLayer) {
         ModelConfig config = w.config();
-        if (gpus.length < 2) {
-            throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + gpus.length);
+        int n = gpus.length + remotes.size();
+        if (n < 2) {
+            throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + n);
+        }
+        if (gpus.length == 0) {
+            throw new IllegalArgumentException("the first rank runs in this process: give at least one local GPU");
         }
         if (config.architecture().sparse() == null) {
-            throw new IllegalArgumentException("a dense model has no experts to shard over " + gpus.length + " GPUs");
+            throw new IllegalArgumentException("a dense model has no experts to shard over " + n + " GPUs");
         }
         int experts = config.architecture().sparse().experts();
-        if (experts < gpus.length) {
-            throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + gpus.length + " GPUs");
+        if (experts < n) {
+            throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + n + " GPUs");
         }
-        LayerPlacement[] placement = byLayer == null ? contiguous(config, gpus.length) : checked(config, byLayer, gpus.length);
-        Nccl nccl = Nccl.open(gpus);
-        int n = gpus.length;
+        LayerPlacement[] placement = byLayer == null ? contiguous(config, n) : checked(config, byLayer, n);
         CudaDevice[] devices = new CudaDevice[n];
         CudaEngine[] ranks = new CudaEngine[n];
+        RemoteRank[] remote = new RemoteRank[n];
         ExecutorService[] threads = new ExecutorService[n];
-        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, threads, nccl, placement);
+        Nccl[] comms = new Nccl[n];
+        ShardedCudaEngine engine = new ShardedCudaEngine(devices, ranks, remote, threads, comms, placement);
         try {
             for (int r = 0; r < n; r++) {
                 int rank = r;
@@ -106,11 +131,39 @@ public final class ShardedCudaEngine implements StepEngine {
                     t.setDaemon(true);
                     return t;
                 });
+                if (r >= gpus.length) {
+                    remote[r] = remotes.get(r - gpus.length);
+                }
+            }
+            if (remotes.isEmpty()) {
+                Nccl all = Nccl.open(gpus);
+                java.util.Arrays.fill(comms, all);
+                for (int r = 0; r < n; r++) {
+                    int rank = r;
+                    engine.onRank(r, () -> {
+                        devices[rank] = CudaDevice.open(gpus[rank]);
+                        return null;
+                    });
+                }
+            } else {
+                // Every rank joins at once: ncclCommInitRank returns when the whole group has joined.
+                byte[] id = Nccl.uniqueId();
+                engine.onAll(r -> {
+                    if (r < gpus.length) {
+                        devices[r] = CudaDevice.open(gpus[r]);
+                        comms[r] = Nccl.join(id, n, r, gpus[r]);
+                    } else {
+                        remote[r].open(id, n, r, held(placement, r), options);
+                    }
+                    return null;
+                });
+            }
+            for (int r = 0; r < gpus.length; r++) {
+                int rank = r;
                 KvSequences shared = r == 0 ? null : ranks[0].sequences();
                 int[][] held = held(placement, rank);
                 engine.onRank(r, () -> {
-                    devices[rank] = CudaDevice.open(gpus[rank]);
-                    ranks[rank] = new CudaEngine(w, devices[rank], options, new CudaEngine.Shard(nccl, rank, held, shared));
+                    ranks[rank] = new CudaEngine(w, devices[rank], options, new CudaEngine.Shard(comms[rank], rank, held, shared));
                     return null;
                 });
             }
@@ -196,6 +249,10 @@ public final class ShardedCudaEngine implements StepEngine {
         return calls.all(step);
     }
 
+    private static RuntimeException unwrap(ExecutionException e) {
+        return e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+    }
+
     @Override
     public ModelConfig config() {
         return ranks[0].config();
@@ -218,7 +275,9 @@ public final class ShardedCudaEngine implements StepEngine {
         }
         sequences().begin(steps); // checked and reserved once, here, for every rank
         RankAssignment.Split split = assignment.split(steps);
-        List<float[][]> parts = onAll(r -> ranks[r].forwardShard(split.own(r, steps), split.tokens(), split.ids(), split.previous()));
+        List<float[][]> parts = onAll(r -> ranks[r] != null
+                ? ranks[r].forwardShard(rankSteps(split.own(r, steps)), split.tokens(), split.ids(), split.previous())
+                : remote[r].forward(rankSteps(split.own(r, steps)), split.tokens(), split.ids(), split.previous()));
         float[][] out = new float[steps.size()][];
         for (int r = 0; r < ranks.length; r++) {
             int[] at = split.positions(r);
@@ -240,8 +299,11 @@ public final class ShardedCudaEngine implements StepEngine {
         }
         sequences().begin(steps);
         RankAssignment.Split split = assignment.split(steps);
-        List<int[]> parts = onAll(r -> ranks[r].decodeShard(split.own(r, steps), split.own(r, sampling), split.tokens(),
-                split.ids(), split.previous()));
+        List<int[]> parts = onAll(r -> ranks[r] != null
+                ? ranks[r].decodeShard(rankSteps(split.own(r, steps)), split.own(r, sampling), split.tokens(), split.ids(),
+                        split.previous())
+                : remote[r].decode(rankSteps(split.own(r, steps)), split.own(r, sampling), split.tokens(), split.ids(),
+                        split.previous()));
         int[] out = new int[steps.size()];
         for (int r = 0; r < ranks.length; r++) {
             int[] at = split.positions(r);
@@ -250,6 +312,14 @@ public final class ShardedCudaEngine implements StepEngine {
             }
         }
         finish(steps, split);
+        return out;
+    }
+
+    private static List<CudaEngine.RankStep> rankSteps(List<Engine.Step> steps) {
+        List<CudaEngine.RankStep> out = new ArrayList<>(steps.size());
+        for (Engine.Step s : steps) {
+            out.add(CudaEngine.RankStep.of(s));
+        }
         return out;
     }
 
@@ -281,16 +351,20 @@ public final class ShardedCudaEngine implements StepEngine {
         }
         StringBuilder out = new StringBuilder();
         for (int r : placement[layer].devicesOf(expert)) {
-            out.append(out.isEmpty() ? "" : ",").append(devices[r].name());
+            out.append(out.isEmpty() ? "" : ",").append(deviceName(r));
         }
         return out.toString();
+    }
+
+    private String deviceName(int rank) {
+        return ranks[rank] != null ? devices[rank].name() : remote[rank].deviceName();
     }
 
     @Override
     public Map<String, Long> deviceBytes() {
         Map<String, Long> out = new LinkedHashMap<>();
-        for (CudaEngine r : ranks) {
-            out.putAll(r.deviceBytes());
+        for (int r = 0; r < ranks.length; r++) {
+            out.putAll(ranks[r] != null ? ranks[r].deviceBytes() : remote[r].deviceBytes());
         }
         return out;
     }
@@ -316,21 +390,60 @@ public final class ShardedCudaEngine implements StepEngine {
             }
             return;
         }
+        RuntimeException failure = null;
+        // Remote ranks close on their own threads while this process destroys its communicators: destroying a
+        // communicator waits for the other ranks' (seen on two processes: the worker's ncclCommDestroy did not return
+        // while this process waited for it before destroying its own).
+        List<Future<?>> remoteCloses = new ArrayList<>();
         for (int r = 0; r < ranks.length; r++) {
             int rank = r;
-            if (threads[r] != null) {
-                onRank(r, () -> {
-                    if (ranks[rank] != null) {
-                        ranks[rank].close();
-                    }
-                    if (devices[rank] != null) {
-                        devices[rank].close();
-                    }
-                    return null;
-                });
-                threads[r].shutdown();
+            if (remote[r] != null && threads[r] != null) {
+                remoteCloses.add(threads[r].submit(() -> remote[rank].close()));
+            } else if (threads[r] != null) {
+                try {
+                    onRank(r, () -> {
+                        if (ranks[rank] != null) {
+                            ranks[rank].close();
+                        }
+                        if (devices[rank] != null) {
+                            devices[rank].close();
+                        }
+                        return null;
+                    });
+                } catch (RuntimeException e) {
+                    failure = failure != null ? failure : e;
+                }
             }
         }
-        nccl.close();
+        java.util.Set<Nccl> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Nccl c : comms) {
+            if (c != null && distinct.add(c)) {
+                try {
+                    c.close();
+                } catch (RuntimeException e) {
+                    failure = failure != null ? failure : e;
+                }
+            }
+        }
+        for (Future<?> f : remoteCloses) {
+            try {
+                f.get(STRANDED_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException e) {
+                failure = failure != null ? failure : unwrap(e);
+            } catch (TimeoutException e) {
+                failure = failure != null ? failure : new IllegalStateException("a remote rank did not close within "
+                        + STRANDED_SECONDS + " s");
+            }
+        }
+        for (ExecutorService t : threads) {
+            if (t != null) {
+                t.shutdown();
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -1,0 +1,152 @@
+package dev.switchback.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchback.kernels.cuda.CudaDevice;
+import dev.switchback.kernels.cuda.Cudart;
+import dev.switchback.kernels.cuda.Nccl;
+import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.engine.Engine;
+import dev.switchback.kernels.engine.ModelWeights;
+import dev.switchback.kernels.engine.RemoteRank;
+import dev.switchback.kernels.engine.Sequence;
+import dev.switchback.kernels.engine.ShardedCudaEngine;
+import dev.switchback.kernels.engine.TensorSource;
+import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.kernels.placement.LayerPlacement;
+import dev.switchback.server.cluster.ShardWorkerClient;
+import dev.switchback.store.ModelStore;
+import dev.switchback.store.OpenedModel;
+import dev.switchback.store.PublishedModel;
+import dev.switchback.store.TinyModels;
+import dev.switchback.store.model.ModelConfig;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A model sharded over two processes: rank 0 on GPU 0 in this JVM, rank 1 on GPU 1 in a {@code switchback
+ * shard-worker} JVM driven over gRPC, the NCCL group joined with the id this process sends it. Expert 0 has a copy in
+ * each process (its tokens split between them), the others one each. Logits, greedy tokens and routed counts equal one
+ * GPU's, and the remote experts carry the worker's device label. Runs only where two CUDA devices and NCCL are found.
+ */
+@Tag("gpu")
+class ShardAcrossProcessesTest {
+    private static final double TOLERANCE = 1e-3;
+
+    @Test
+    void aRankInAnotherProcessDecodesWhatOneGpuDecodes(@TempDir Path store) throws Exception {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        PublishedModel model = TinyModels.publishServable(new ModelStore(store), "tiny", 9);
+        ModelWeights w;
+        try (OpenedModel opened = new ModelStore(store).open(model.dir())) {
+            w = ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
+        }
+        ModelConfig config = w.config();
+        int experts = config.architecture().sparse().experts();
+        int[][] on = new int[experts][];
+        on[0] = new int[] {0, 1};
+        for (int e = 1; e < experts; e++) {
+            on[e] = new int[] {e % 2};
+        }
+        LayerPlacement p = new LayerPlacement(2, on);
+        LayerPlacement[] byLayer = new LayerPlacement[config.layers()];
+        for (int l = 0; l < byLayer.length; l++) {
+            byLayer[l] = config.architecture().isSparseLayer(l) ? p : null;
+        }
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String classPath = System.getProperty("switchback.child.classpath", System.getProperty("java.class.path"));
+        // The worker's output goes to a file, so that it can never block on a full pipe.
+        Path log = store.resolve("worker.log");
+        Process worker = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", classPath, "dev.switchback.cli.Main", "shard-worker", "--listen", "127.0.0.1:" + port)
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (!Files.readString(log).contains("shard worker listening on") && worker.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertTrue(Files.readString(log).contains("shard worker listening on 127.0.0.1:" + port), Files.readString(log));
+            String target = "127.0.0.1:" + port;
+            CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
+            List<RemoteRank> remotes = List.of(new ShardWorkerClient(target, 1, model.dir().toString()));
+            try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
+                    ShardedCudaEngine two = ShardedCudaEngine.open(w, new int[] {0}, remotes, options, byLayer)) {
+                int sparse = 0;
+                while (!config.architecture().isSparseLayer(sparse)) {
+                    sparse++;
+                }
+                assertEquals("cuda:0," + target + "/cuda:1", two.expertDevice(sparse, 0));
+                assertEquals(target + "/cuda:1", two.expertDevice(sparse, 1));
+                assertEquals(2, two.deviceBytes().size());
+                Sequence a1 = one.newSequence();
+                Sequence b1 = one.newSequence();
+                Sequence a2 = two.newSequence();
+                Sequence b2 = two.newSequence();
+                int[] pa = {5, 9, 14, 3, 7};
+                int[] pb = {11, 2, 8};
+                float[][] expected = one.forward(List.of(new Engine.Step(a1, pa), new Engine.Step(b1, pb)));
+                float[][] actual = two.forward(List.of(new Engine.Step(a2, pa), new Engine.Step(b2, pb)));
+                for (int i = 0; i < 2; i++) {
+                    double diff = relativeDifference(expected[i], actual[i]);
+                    assertTrue(diff <= TOLERANCE, "row " + i + ": " + diff);
+                }
+                int[] next1 = {argmax(expected[0]), argmax(expected[1])};
+                int[] next2 = next1.clone();
+                List<CudaEngine.Sampling> greedy = List.of(CudaEngine.Sampling.GREEDY, CudaEngine.Sampling.GREEDY);
+                List<Integer> tokens1 = new ArrayList<>();
+                List<Integer> tokens2 = new ArrayList<>();
+                for (int step = 0; step < 16; step++) {
+                    next1 = one.decode(List.of(new Engine.Step(a1, new int[] {next1[0]}), new Engine.Step(b1, new int[] {next1[1]})), greedy);
+                    next2 = two.decode(List.of(new Engine.Step(a2, new int[] {next2[0]}), new Engine.Step(b2, new int[] {next2[1]})), greedy);
+                    tokens1.add(next1[0]);
+                    tokens1.add(next1[1]);
+                    tokens2.add(next2[0]);
+                    tokens2.add(next2[1]);
+                }
+                assertEquals(tokens1, tokens2, "greedy tokens");
+                long[][] routed1 = one.routedTokens();
+                long[][] routed2 = two.routedTokens();
+                for (int l = 0; l < routed1.length; l++) {
+                    assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
+                }
+            }
+        } finally {
+            worker.destroy();
+            worker.waitFor();
+            System.out.println("shard worker's output:\n" + Files.readString(log));
+        }
+    }
+
+    private static double relativeDifference(float[] a, float[] b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - b[i]) * (double) (a[i] - b[i]);
+            den += a[i] * (double) a[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-30));
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            best = v[i] > v[best] ? i : best;
+        }
+        return best;
+    }
+}
