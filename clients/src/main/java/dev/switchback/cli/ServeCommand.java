@@ -91,6 +91,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Tokens of --placement-text read to plan (default: ${DEFAULT-VALUE}).")
     int placementTokens;
 
+    @Option(names = "--shard-worker", paramLabel = "HOST:PORT@GPU",
+            description = "A further rank of each sharded model: GPU GPU of a `switchback shard-worker` at HOST:PORT, after"
+                    + " --gpus (repeatable; needs --device cuda; the worker loads the model from the same store path on its host).")
+    List<String> shardWorkers = new ArrayList<>();
+
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")
     int defaultMaxTokens;
 
@@ -175,8 +180,29 @@ final class ServeCommand implements Callable<Integer> {
             }
             placement = new PlacementOption(strategy, text, placementTokens);
         }
-        if (placement != null && !(device.equals("cuda") && gpus.contains(","))) {
-            throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda --gpus N,M,...");
+        List<ServerOptions.ShardWorkerAddress> workers = new ArrayList<>();
+        for (String w : shardWorkers) {
+            if (!device.equals("cuda")) {
+                throw new IllegalArgumentException("--shard-worker holds a GPU rank of a sharded model: give --device cuda");
+            }
+            int at = w.lastIndexOf('@');
+            HostPort target;
+            int gpu;
+            try {
+                target = HostPort.parse("--shard-worker", w.substring(0, at), 1);
+                gpu = Integer.parseInt(w.substring(at + 1));
+            } catch (IllegalArgumentException | StringIndexOutOfBoundsException e) {
+                gpu = -1;
+                target = null;
+            }
+            if (target == null || gpu < 0) {
+                throw new IllegalArgumentException("--shard-worker must be HOST:PORT@GPU, got '" + w + "'");
+            }
+            workers.add(new ServerOptions.ShardWorkerAddress(target.host() + ":" + target.port(), gpu));
+        }
+        if (placement != null && !(device.equals("cuda") && (gpus.contains(",") || !workers.isEmpty()))) {
+            throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda"
+                    + " --gpus N,M,... or --shard-worker");
         }
         if (kvFormat != KvFormat.F32 && device.equals("cuda")) {
             throw new IllegalArgumentException("--kv-cache-dtype " + kvFormat.flag() + " is for --device cpu; the CUDA engine keeps its own F32 cache");
@@ -186,6 +212,7 @@ final class ServeCommand implements Callable<Integer> {
                 .withDevice(engineDevice)
                 .withKvFormat(kvFormat)
                 .withExpertPlacement(placement)
+                .withShardWorkers(workers)
                 .withModels(List.copyOf(names))
                 .withBatching(maxWaiting, maxBatch, Math.max(512, maxBatch), 256)
                 .withKvCacheBytes(kvCacheMb << 20)

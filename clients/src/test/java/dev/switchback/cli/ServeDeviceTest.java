@@ -9,6 +9,7 @@ import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.TinyModels;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,11 +47,20 @@ class ServeDeviceTest {
                 "load", "--placement-tokens", "0", "--port", "0");
         assertEquals("error: --placement-tokens must be >= 1, got 0", noTokens.err().strip());
         CliRun oneDevice = CliRun.of("serve", "--store", dir.toString(), "--expert-placement", "round-robin", "--port", "0");
-        assertEquals("error: --expert-placement places experts over several GPUs: give --device cuda --gpus N,M,...",
-                oneDevice.err().strip());
+        assertEquals("error: --expert-placement places experts over several GPUs: give --device cuda --gpus N,M,... or"
+                + " --shard-worker", oneDevice.err().strip());
         CliRun unknown = CliRun.of("serve", "--store", dir.toString(), "--expert-placement", "diagonal", "--port", "0");
         assertEquals("error: --expert-placement must be contiguous, round-robin, load or static-balanced, got 'diagonal'",
                 unknown.err().strip());
+        CliRun workerOnCpu = CliRun.of("serve", "--store", dir.toString(), "--shard-worker", "127.0.0.1:9300@1", "--port", "0");
+        assertEquals(2, workerOnCpu.exitCode());
+        assertEquals("error: --shard-worker holds a GPU rank of a sharded model: give --device cuda", workerOnCpu.err().strip());
+        for (String bad : List.of("127.0.0.1:9300", "127.0.0.1@1", "127.0.0.1:9300@x", "127.0.0.1:9300@-1", ":9300@1",
+                "127.0.0.1:70000@1")) {
+            CliRun worker = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--shard-worker", bad, "--port", "0");
+            assertEquals(2, worker.exitCode(), bad);
+            assertEquals("error: --shard-worker must be HOST:PORT@GPU, got '" + bad + "'", worker.err().strip());
+        }
         CliRun fp8 = CliRun.of("serve", "--store", dir.toString(), "--kv-cache-dtype", "fp8", "--port", "0");
         assertEquals(2, fp8.exitCode());
         assertEquals("error: KV cache dtype must be f32 or bf16, got 'fp8'", fp8.err().strip());

@@ -23,8 +23,6 @@ import dev.switchback.store.OpenedModel;
 import dev.switchback.store.PublishedModel;
 import dev.switchback.store.TinyModels;
 import dev.switchback.store.model.ModelConfig;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,24 +62,8 @@ class ShardAcrossProcessesTest {
         for (int l = 0; l < byLayer.length; l++) {
             byLayer[l] = config.architecture().isSparseLayer(l) ? p : null;
         }
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String classPath = System.getProperty("switchback.child.classpath", System.getProperty("java.class.path"));
-        // The worker's output goes to a file, so that it can never block on a full pipe.
-        Path log = store.resolve("worker.log");
-        Process worker = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", classPath, "dev.switchback.cli.Main", "shard-worker", "--listen", "127.0.0.1:" + port)
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            long deadline = System.nanoTime() + 120_000_000_000L;
-            while (!Files.readString(log).contains("shard worker listening on") && worker.isAlive() && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            assertTrue(Files.readString(log).contains("shard worker listening on 127.0.0.1:" + port), Files.readString(log));
-            String target = "127.0.0.1:" + port;
+        try (ShardWorkerProcess worker = ShardWorkerProcess.start(store)) {
+            String target = worker.target();
             CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
             List<RemoteRank> remotes = List.of(new ShardWorkerClient(target, 1, model.dir().toString()));
             try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options);
@@ -125,10 +107,6 @@ class ShardAcrossProcessesTest {
                     assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
                 }
             }
-        } finally {
-            worker.destroy();
-            worker.waitFor();
-            System.out.println("shard worker's output:\n" + Files.readString(log));
         }
     }
 

@@ -30,7 +30,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,9 +43,10 @@ import org.junit.jupiter.api.io.TempDir;
 class ShardedServingTest {
     static final int MAX_TOKENS = 12;
 
+    /** {@code worker}: the second GPU is a rank of a {@code switchback shard-worker} in another JVM ({@code --shard-worker}). */
     @ParameterizedTest
-    @ValueSource(strings = {"round-robin", "load"})
-    void requestsServedOnTwoGpusEqualOneGpusGreedyContinuation(String strategy, @TempDir Path store) throws Exception {
+    @CsvSource({"round-robin, false", "load, false", "load, true"})
+    void requestsServedOnTwoGpusEqualOneGpusGreedyContinuation(String strategy, boolean worker, @TempDir Path store) throws Exception {
         assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
         assumeTrue(Nccl.findLibrary() != null, "no NCCL");
         assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
@@ -79,6 +80,16 @@ class ShardedServingTest {
                 : PlacementOption.roundRobin();
         ServerOptions options = ServerOptions.defaults().withDevice("cuda:0,1").withModels(List.of("tiny"))
                 .withExpertPlacement(placement);
+        try (ShardWorkerProcess rank1 = worker ? ShardWorkerProcess.start(store) : null) {
+            if (worker) {
+                options = options.withShardWorkers(List.of(new ServerOptions.ShardWorkerAddress(rank1.target(), 1))).withDevice("cuda:0");
+            }
+            assertSameContinuations(store, options, prompts, expected);
+        }
+    }
+
+    private static void assertSameContinuations(Path store, ServerOptions options, List<String> prompts,
+                                                 List<List<Integer>> expected) throws Exception {
         try (EngineGenerationService service = new EngineGenerationService(new ModelStore(store), options, new PrometheusRegistry())) {
             service.started().get(120, TimeUnit.SECONDS);
             List<CompletableFuture<List<Integer>>> results = new ArrayList<>();

@@ -101,22 +101,16 @@ public final class ShardedCudaEngine implements StepEngine {
      */
     public static ShardedCudaEngine open(ModelWeights w, int[] gpus, List<RemoteRank> remotes, CudaEngine.Options options,
             LayerPlacement[] byLayer) {
-        ModelConfig config = w.config();
+        LayerPlacement[] placement;
+        try {
+            placement = checkedGroup(w.config(), gpus, remotes.size(), byLayer);
+        } catch (RuntimeException e) {
+            for (RemoteRank r : remotes) {
+                r.close(); // not opened yet: only its connection
+            }
+            throw e;
+        }
         int n = gpus.length + remotes.size();
-        if (n < 2) {
-            throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + n);
-        }
-        if (gpus.length == 0) {
-            throw new IllegalArgumentException("the first rank runs in this process: give at least one local GPU");
-        }
-        if (config.architecture().sparse() == null) {
-            throw new IllegalArgumentException("a dense model has no experts to shard over " + n + " GPUs");
-        }
-        int experts = config.architecture().sparse().experts();
-        if (experts < n) {
-            throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + n + " GPUs");
-        }
-        LayerPlacement[] placement = byLayer == null ? contiguous(config, n) : checked(config, byLayer, n);
         CudaDevice[] devices = new CudaDevice[n];
         CudaEngine[] ranks = new CudaEngine[n];
         RemoteRank[] remote = new RemoteRank[n];
@@ -172,6 +166,25 @@ public final class ShardedCudaEngine implements StepEngine {
             throw e;
         }
         return engine;
+    }
+
+    /** The group's placement, or why the group cannot be made (before any device or worker is touched). */
+    private static LayerPlacement[] checkedGroup(ModelConfig config, int[] gpus, int remotes, LayerPlacement[] byLayer) {
+        int n = gpus.length + remotes;
+        if (n < 2) {
+            throw new IllegalArgumentException("sharding needs at least 2 GPUs, got " + n);
+        }
+        if (gpus.length == 0) {
+            throw new IllegalArgumentException("the first rank runs in this process: give at least one local GPU");
+        }
+        if (config.architecture().sparse() == null) {
+            throw new IllegalArgumentException("a dense model has no experts to shard over " + n + " GPUs");
+        }
+        int experts = config.architecture().sparse().experts();
+        if (experts < n) {
+            throw new IllegalArgumentException(experts + " expert(s) per sparse block cannot be shared by " + n + " GPUs");
+        }
+        return byLayer == null ? contiguous(config, n) : checked(config, byLayer, n);
     }
 
     /** Every sparse block's experts in contiguous, near-equal shares in the model's order. */

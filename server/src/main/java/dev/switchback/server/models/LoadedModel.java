@@ -66,9 +66,9 @@ final class LoadedModel {
                 // The device engine takes whole steps of up to the scheduler's token budget.
                 CudaEngine.Options cuda = new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
                         options.maxRunning(), options.tokenBudget(), true, 16);
-                engine = options.cudaDevices().length > 1
-                        ? PlacementPlanner.open(opened, tokenizer, cuda, options.cudaDevices(), options.expertPlacement(),
-                                line -> LOG.log(System.Logger.Level.INFO, line))
+                engine = options.sharded()
+                        ? PlacementPlanner.open(opened, tokenizer, cuda, options.cudaDevices(), options.shardWorkers(),
+                                options.expertPlacement(), line -> LOG.log(System.Logger.Level.INFO, line))
                         : CudaEngine.load(opened, cuda, options.cudaDevice());
             } else {
                 engine = Engine.load(opened, engineOptions);

@@ -2,12 +2,14 @@ package dev.switchback.server.models;
 
 import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.ModelWeights;
+import dev.switchback.kernels.engine.RemoteRank;
 import dev.switchback.kernels.engine.RoutedCounts;
 import dev.switchback.kernels.engine.ShardedCudaEngine;
 import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.placement.Placements;
+import dev.switchback.server.cluster.ShardWorkerClient;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.corpus.Corpus;
 import dev.switchback.store.model.HashRouting;
@@ -17,6 +19,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /** Loads a model with its experts sharded over several GPUs, placed as a {@link PlacementOption} says. */
 public final class PlacementPlanner {
@@ -28,32 +31,37 @@ public final class PlacementPlanner {
      * again with the planned placement (one spare copy per GPU for the busiest experts). {@code log} hears the plan.
      */
     static ShardedCudaEngine open(OpenedModel opened, BpeTokenizer tokenizer, CudaEngine.Options cuda, int[] gpus,
-            PlacementOption option, Consumer<String> log) throws IOException {
+            List<ServerOptions.ShardWorkerAddress> workers, PlacementOption option, Consumer<String> log) throws IOException {
         ModelConfig config = opened.config();
         ModelWeights w = ModelWeights.load(config, TensorSource.of(opened), WeightFormat.BF16);
+        // Each engine opened below gets its own connections to the workers (a worker serves one rank at a time).
+        String dir = opened.dir().toAbsolutePath().toString();
+        Supplier<List<RemoteRank>> remotes = () -> workers.stream()
+                .<RemoteRank>map(a -> new ShardWorkerClient(a.target(), a.gpu(), dir)).toList();
+        int ranks = gpus.length + workers.size();
         if (option == null || config.architecture().sparse() == null) {
-            return ShardedCudaEngine.open(w, gpus, cuda, null);
+            return ShardedCudaEngine.open(w, gpus, remotes.get(), cuda, null);
         }
         int experts = config.architecture().sparse().experts();
         String name = opened.manifest().name();
         LayerPlacement[] byLayer = switch (option.strategy()) {
-            case ROUND_ROBIN -> Placements.everySparseBlock(config, l -> Placements.roundRobin(experts, gpus.length));
+            case ROUND_ROBIN -> Placements.everySparseBlock(config, l -> Placements.roundRobin(experts, ranks));
             case STATIC_BALANCED -> {
                 HashRouting hash = w.hashRouting();
                 if (hash == null) {
                     throw new IllegalArgumentException("expert placement static-balanced needs a hash model's fixed routing"
                             + " table; " + name + " routes with a learned router (use load)");
                 }
-                LayerPlacement p = Placements.staticBalanced(hash, calibrationTokens(tokenizer, option), gpus.length);
+                LayerPlacement p = Placements.staticBalanced(hash, calibrationTokens(tokenizer, option), ranks);
                 yield Placements.everySparseBlock(config, l -> p);
             }
             case LOAD -> {
                 int[] sample = calibrationTokens(tokenizer, option);
                 long[][] counts;
-                try (ShardedCudaEngine probe = ShardedCudaEngine.open(w, gpus, cuda, null)) {
+                try (ShardedCudaEngine probe = ShardedCudaEngine.open(w, gpus, remotes.get(), cuda, null)) {
                     counts = RoutedCounts.measure(probe, sample, cuda.maxTokens());
                 }
-                yield Placements.everySparseBlock(config, l -> Placements.load(counts[l], gpus.length, gpus.length));
+                yield Placements.everySparseBlock(config, l -> Placements.load(counts[l], ranks, ranks));
             }
         };
         for (int l = 0; l < byLayer.length; l++) {
@@ -62,7 +70,7 @@ public final class PlacementPlanner {
                         name, l, option.strategy().flag(), java.util.Arrays.toString(byLayer[l].expertsPerDevice())));
             }
         }
-        return ShardedCudaEngine.open(w, gpus, cuda, byLayer);
+        return ShardedCudaEngine.open(w, gpus, remotes.get(), cuda, byLayer);
     }
 
     /** The first tokens of the calibration text (its lines in file order: the corpus's training split, then the rest). */

@@ -33,6 +33,8 @@ import java.util.List;
  *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
  * @param expertPlacement how experts are placed over several GPUs: null for contiguous shares, or a
  *     {@link PlacementOption} (round-robin, or load / static-balanced planned on a calibration text)
+ * @param shardWorkers further ranks of a sharded model on GPUs of other processes or hosts ({@code switchback
+ *     shard-worker}), after the GPUs of {@code device}; each loads the model from the same folder path on its host
  */
 public record ServerOptions(
         List<String> models,
@@ -50,7 +52,8 @@ public record ServerOptions(
         boolean loadOnDemand,
         String device,
         KvFormat kvFormat,
-        PlacementOption expertPlacement) {
+        PlacementOption expertPlacement,
+        List<ShardWorkerAddress> shardWorkers) {
 
     private static final long MIB = 1L << 20;
 
@@ -91,7 +94,15 @@ public record ServerOptions(
             throw new IllegalArgumentException("a " + kvFormat.flag() + " KV cache is for the CPU engine; " + device
                     + " keeps its own F32 cache");
         }
-        if (expertPlacement != null && !device.contains(",")) {
+        if (shardWorkers == null) {
+            throw new IllegalArgumentException("shardWorkers must not be null (use an empty list for none)");
+        }
+        shardWorkers = List.copyOf(shardWorkers);
+        if (!shardWorkers.isEmpty() && !device.startsWith("cuda")) {
+            throw new IllegalArgumentException("shardWorkers hold GPU ranks of a sharded model; device is " + device
+                    + " (use cuda:N)");
+        }
+        if (expertPlacement != null && !device.contains(",") && shardWorkers.isEmpty()) {
             throw new IllegalArgumentException("expertPlacement " + expertPlacement.strategy().flag() + " places experts over"
                     + " several GPUs; device is " + device);
         }
@@ -107,64 +118,64 @@ public record ServerOptions(
      */
     public static ServerOptions defaults() {
         return new ServerOptions(List.of(), 256, 16, 512, 256, 16, 0, 512 * MIB, 128 * MIB, 8192 * MIB, 256,
-                Duration.ofMinutes(10), true, "cpu", KvFormat.F32, null);
+                Duration.ofMinutes(10), true, "cpu", KvFormat.F32, null, List.of());
     }
 
     public ServerOptions withModels(List<String> names) {
         return new ServerOptions(names, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     /** Queue and batch limits together, since {@code tokenBudget} must cover {@code maxRunning}. */
     public ServerOptions withBatching(int waiting, int runningSequences, int budget, int chunk) {
         return new ServerOptions(models, waiting, runningSequences, budget, chunk, kvBlockSize, kvBlocks, kvCacheBytes,
                 prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     /** A fixed KV pool per model: {@code blocks} blocks of {@code blockSize} positions. */
     public ServerOptions withKvBlocks(int blockSize, int blocks) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, blockSize, blocks, kvCacheBytes,
                 prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     /** A KV pool per model sized by memory. */
     public ServerOptions withKvCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, 0, bytes,
                 prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     public ServerOptions withPrefixCacheBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, bytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     public ServerOptions withLoadedModelsBytes(long bytes) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, bytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     public ServerOptions withDefaultMaxTokens(int n) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, n, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     public ServerOptions withRequestTimeout(Duration timeout) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, timeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     public ServerOptions withLoadOnDemand(boolean on) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, on,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     /** What each model's scheduler gets. */
@@ -186,21 +197,28 @@ public record ServerOptions(
     public ServerOptions withKvFormat(KvFormat format) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, format, expertPlacement);
+                device, format, expertPlacement, shardWorkers);
     }
 
     /** Experts over several GPUs placed as {@code placement} says (null: contiguous shares). */
     public ServerOptions withExpertPlacement(PlacementOption strategy) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, strategy);
+                device, kvFormat, strategy, shardWorkers);
+    }
+
+    /** Sharded models also use these ranks on other processes' or hosts' GPUs (empty: none). */
+    public ServerOptions withShardWorkers(List<ShardWorkerAddress> workers) {
+        return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
+                kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
+                device, kvFormat, expertPlacement, workers);
     }
 
     /** Native models run on {@code device}: {@code cpu} or {@code cuda:N}. */
     public ServerOptions withDevice(String device) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,
-                device, kvFormat, expertPlacement);
+                device, kvFormat, expertPlacement, shardWorkers);
     }
 
     /** The (first) CUDA device ordinal of {@code cuda:N[,M,...]}, or −1 for the CPU. */
@@ -214,6 +232,34 @@ public record ServerOptions(
             return new int[0];
         }
         return java.util.Arrays.stream(device.substring(5).split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    /** Whether CUDA models have their experts sharded (over several GPUs here, or with shard workers). */
+    public boolean sharded() {
+        return cudaDevices().length > 1 || !shardWorkers.isEmpty();
+    }
+
+    /**
+     * A GPU rank served by {@code switchback shard-worker} at {@code target} ({@code HOST:PORT}) on its host's CUDA device
+     * {@code gpu}.
+     */
+    public record ShardWorkerAddress(String target, int gpu) {
+        public ShardWorkerAddress {
+            if (target == null || !target.matches("[^\\s:@]+:\\d{1,5}")
+                    || Integer.parseInt(target.substring(target.lastIndexOf(':') + 1)) > 65535 || gpu < 0) {
+                throw new IllegalArgumentException("a shard worker is HOST:PORT@GPU, got '" + target + "@" + gpu + "'");
+            }
+        }
+
+        /** {@code HOST:PORT@GPU}. */
+        public static ShardWorkerAddress parse(String text) {
+            int at = text.lastIndexOf('@');
+            try {
+                return new ShardWorkerAddress(text.substring(0, at), Integer.parseInt(text.substring(at + 1)));
+            } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+                throw new IllegalArgumentException("a shard worker is HOST:PORT@GPU, got '" + text + "'");
+            }
+        }
     }
 
     /** The engine settings for a model: weights as stored, this KV pool. */

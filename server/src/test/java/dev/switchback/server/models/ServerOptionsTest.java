@@ -2,6 +2,7 @@ package dev.switchback.server.models;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,6 +56,18 @@ class ServerOptionsTest {
         assertEquals(PlacementOption.roundRobin(),
                 ServerOptions.defaults().withDevice("cuda:0,1").withExpertPlacement(PlacementOption.roundRobin()).expertPlacement());
         refused("expertPlacement", () -> ServerOptions.defaults().withDevice("cuda:0").withExpertPlacement(PlacementOption.roundRobin()));
+        // A shard worker's GPU is a further rank: one local GPU and a worker shard too, and may be placed.
+        List<ServerOptions.ShardWorkerAddress> worker = List.of(ServerOptions.ShardWorkerAddress.parse("gpu-host-2:9300@1"));
+        ServerOptions withWorker = ServerOptions.defaults().withDevice("cuda:0").withShardWorkers(worker)
+                .withExpertPlacement(PlacementOption.roundRobin());
+        assertTrue(withWorker.sharded());
+        assertEquals(new ServerOptions.ShardWorkerAddress("gpu-host-2:9300", 1), withWorker.shardWorkers().get(0));
+        assertFalse(ServerOptions.defaults().withDevice("cuda:0").sharded());
+        assertTrue(ServerOptions.defaults().withDevice("cuda:0,1").sharded());
+        refused("shardWorkers", () -> ServerOptions.defaults().withShardWorkers(worker));
+        for (String bad : List.of("host:9300", "host@1", "host:9300@-1", "host:99999@0", "ho st:1@0")) {
+            assertThrows(IllegalArgumentException.class, () -> ServerOptions.ShardWorkerAddress.parse(bad), bad);
+        }
         assertEquals("expert placement load plans from the token counts of a calibration text: give one (serve --placement-text FILE)",
                 assertThrows(IllegalArgumentException.class, () -> new PlacementOption(PlacementStrategy.LOAD, null, 100)).getMessage());
         Path text = Path.of("calibration.txt");
