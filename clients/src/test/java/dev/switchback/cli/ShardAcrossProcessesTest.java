@@ -42,14 +42,8 @@ class ShardAcrossProcessesTest {
 
     @Test
     void aRankInAnotherProcessDecodesWhatOneGpuDecodes(@TempDir Path store) throws Exception {
-        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
-        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
-        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
-        PublishedModel model = TinyModels.publishServable(new ModelStore(store), "tiny", 9);
-        ModelWeights w;
-        try (OpenedModel opened = new ModelStore(store).open(model.dir())) {
-            w = ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
-        }
+        PublishedModel model = publishTiny(store);
+        ModelWeights w = weights(store, model);
         ModelConfig config = w.config();
         int experts = config.architecture().sparse().experts();
         int[][] on = new int[experts][];
@@ -107,6 +101,45 @@ class ShardAcrossProcessesTest {
                     assertArrayEquals(routed1[l], routed2[l], "layer " + l + " routed counts");
                 }
             }
+        }
+    }
+
+    /**
+     * A worker whose host lacks the model refuses in its Load, before any rank joins the NCCL group: the group fails at
+     * once with the store's reason (not after the 30-second grace for ranks stranded in an exchange), and this process's
+     * GPU is free for the next engine.
+     */
+    @Test
+    void aWorkerWithoutTheModelFailsTheGroupBeforeAnyoneJoins(@TempDir Path store) throws Exception {
+        ModelWeights w = weights(store, publishTiny(store));
+        Path elsewhere = store.resolve("not-on-the-worker");
+        try (ShardWorkerProcess worker = ShardWorkerProcess.start(store)) {
+            CudaEngine.Options options = new CudaEngine.Options(4, 0, 4, 64, true);
+            long start = System.nanoTime();
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> ShardedCudaEngine.open(w, new int[] {0}, List.of(new ShardWorkerClient(worker.target(), 1, elsewhere.toString())),
+                            options, null));
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(e.getMessage().contains("FAILED_PRECONDITION") && e.getMessage().contains(elsewhere.toString()), e.getMessage());
+            assertTrue(seconds < 20, "refused after " + seconds + " s");
+            try (CudaDevice d0 = CudaDevice.open(0); CudaEngine one = new CudaEngine(w, d0, options)) {
+                Sequence s = one.newSequence();
+                assertEquals(1, one.forward(List.of(new Engine.Step(s, new int[] {5, 9}))).length);
+            }
+        }
+    }
+
+    /** The tiny servable model in {@code store}, where two GPUs and NCCL are found (else the test is skipped). */
+    private static PublishedModel publishTiny(Path store) throws Exception {
+        assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
+        assumeTrue(Nccl.findLibrary() != null, "no NCCL");
+        assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
+        return TinyModels.publishServable(new ModelStore(store), "tiny", 9);
+    }
+
+    private static ModelWeights weights(Path store, PublishedModel model) throws Exception {
+        try (OpenedModel opened = new ModelStore(store).open(model.dir())) {
+            return ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
         }
     }
 

@@ -10,6 +10,12 @@ import java.util.Map;
  */
 public interface RemoteRank extends AutoCloseable {
     /**
+     * Reads the model and opens the GPU on that rank's host, before any rank joins the group: a rank that cannot serve
+     * says so here, while no other rank waits for it in the NCCL join.
+     */
+    void load();
+
+    /**
      * Joins NCCL group {@code ncclId} as rank {@code rank} of {@code world} and loads the model with the experts of
      * {@code held} (per block, (expert, share, copies) triples; null for dense blocks); returns once loaded. Every
      * rank of the group joins at the same time.

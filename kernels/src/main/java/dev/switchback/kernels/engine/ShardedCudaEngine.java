@@ -104,9 +104,18 @@ public final class ShardedCudaEngine implements StepEngine {
         LayerPlacement[] placement;
         try {
             placement = checkedGroup(w.config(), gpus, remotes.size(), byLayer);
+            // Every remote rank reads the model and opens its GPU first: once any rank joins the NCCL group, a rank
+            // that fails leaves the others waiting in the join.
+            for (RemoteRank r : remotes) {
+                r.load();
+            }
         } catch (RuntimeException e) {
             for (RemoteRank r : remotes) {
-                r.close(); // not opened yet: only its connection
+                try {
+                    r.close(); // not in a group yet
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
             }
             throw e;
         }

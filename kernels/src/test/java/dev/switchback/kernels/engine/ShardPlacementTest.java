@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.placement.Placements;
 import dev.switchback.store.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -80,5 +83,69 @@ class ShardPlacementTest {
                 () -> ShardedCudaEngine.open(w, gpus, CudaEngine.Options.defaults(), everySparseBlock(SWITCH, threeGpus))).getMessage());
         assertEquals("a placement per block: 1 for 2 blocks", assertThrows(IllegalArgumentException.class,
                 () -> ShardedCudaEngine.open(w, gpus, CudaEngine.Options.defaults(), new LayerPlacement[1])).getMessage());
+    }
+
+    /**
+     * A remote rank that cannot load (its host lacks the model, say) fails the group before any rank joins NCCL or any
+     * GPU here opens, and every remote rank's connection is closed; so does a group that cannot be made at all.
+     */
+    @Test
+    void aRemoteRankThatCannotLoadFailsTheGroupBeforeAnyoneJoins() {
+        ModelWeights w = ModelWeights.load(SWITCH, TestModels.tensors(SWITCH, 5).source(), WeightFormat.BF16);
+        List<String> calls = new ArrayList<>();
+        RemoteRank ready = new Recorded("ready", calls, null);
+        RemoteRank missing = new Recorded("missing", calls, "the model folder /models/a is missing on host-b");
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ShardedCudaEngine.open(w, new int[] {0}, List.of(ready, missing), CudaEngine.Options.defaults(), null));
+        assertEquals("the model folder /models/a is missing on host-b", e.getMessage());
+        assertEquals(List.of("ready load", "missing load", "ready close", "missing close"), calls);
+        calls.clear();
+        // Five ranks for a block of four experts: refused before any remote rank loads.
+        List<RemoteRank> four = List.of(ready, ready, ready, ready);
+        assertEquals("4 expert(s) per sparse block cannot be shared by 5 GPUs", assertThrows(IllegalArgumentException.class,
+                () -> ShardedCudaEngine.open(w, new int[] {0}, four, CudaEngine.Options.defaults(), null)).getMessage());
+        assertEquals(List.of("ready close", "ready close", "ready close", "ready close"), calls);
+    }
+
+    /** A remote rank that records the calls it gets; {@code failure}: what its load throws (null: loads). */
+    private record Recorded(String name, List<String> calls, String failure) implements RemoteRank {
+        @Override
+        public void load() {
+            calls.add(name + " load");
+            if (failure != null) {
+                throw new IllegalStateException(failure);
+            }
+        }
+
+        @Override
+        public void open(byte[] ncclId, int world, int rank, int[][] held, CudaEngine.Options options) {
+            calls.add(name + " open");
+        }
+
+        @Override
+        public float[][] forward(List<CudaEngine.RankStep> own, int[] tokensPerRank, int[] allIds, int[] allPrev) {
+            throw new UnsupportedOperationException("not part of this test");
+        }
+
+        @Override
+        public int[] decode(List<CudaEngine.RankStep> own, List<CudaEngine.Sampling> sampling, int[] tokensPerRank,
+                int[] allIds, int[] allPrev) {
+            throw new UnsupportedOperationException("not part of this test");
+        }
+
+        @Override
+        public String deviceName() {
+            return name;
+        }
+
+        @Override
+        public Map<String, Long> deviceBytes() {
+            return Map.of();
+        }
+
+        @Override
+        public void close() {
+            calls.add(name + " close");
+        }
     }
 }

@@ -10,6 +10,8 @@ import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.server.grpc.proto.CloseShardReply;
 import dev.switchback.server.grpc.proto.CloseShardRequest;
 import dev.switchback.server.grpc.proto.HeldExperts;
+import dev.switchback.server.grpc.proto.LoadShardReply;
+import dev.switchback.server.grpc.proto.LoadShardRequest;
 import dev.switchback.server.grpc.proto.OpenShardReply;
 import dev.switchback.server.grpc.proto.OpenShardRequest;
 import dev.switchback.server.grpc.proto.OwnStep;
@@ -50,6 +52,10 @@ public final class ShardWorker implements AutoCloseable {
     private CudaDevice device;
     private Nccl nccl;
     private CudaEngine engine;
+    /** What Load read and opened, for the Open that follows: the model's folder and GPU, its weights. */
+    private String loadedDir;
+    private int loadedGpu = -1;
+    private ModelWeights loaded;
 
     private ShardWorker(InetSocketAddress address) throws IOException {
         server = NettyServerBuilder.forAddress(address).maxInboundMessageSize(256 << 20).addService(new Service()).build().start();
@@ -77,7 +83,32 @@ public final class ShardWorker implements AutoCloseable {
         }
     }
 
+    /** Reads the model at {@code dir} (checksums verified) and opens {@code gpu}, unless they are what is loaded. */
+    private void loadOnCuda(String dir, int gpu) throws java.io.IOException {
+        if (dir.equals(loadedDir) && gpu == loadedGpu) {
+            return;
+        }
+        closeRank();
+        try (OpenedModel opened = OpenedModel.open(Path.of(dir))) {
+            loaded = ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
+        }
+        device = CudaDevice.open(gpu);
+        loadedDir = dir;
+        loadedGpu = gpu;
+    }
+
     private final class Service extends ShardWorkerGrpc.ShardWorkerImplBase {
+        @Override
+        public void load(LoadShardRequest request, StreamObserver<LoadShardReply> reply) {
+            answer(reply, () -> onCuda(() -> {
+                if (engine != null) {
+                    throw Status.FAILED_PRECONDITION.withDescription("this worker already serves a rank; close it first").asRuntimeException();
+                }
+                loadOnCuda(request.getModelDir(), request.getGpu());
+                return LoadShardReply.newBuilder().setDevice(device.name()).build();
+            }));
+        }
+
         @Override
         public void open(OpenShardRequest request, StreamObserver<OpenShardReply> reply) {
             answer(reply, () -> onCuda(() -> {
@@ -92,25 +123,16 @@ public final class ShardWorker implements AutoCloseable {
                 CudaEngine.Options options = new CudaEngine.Options(request.getKvBlockSize(), request.getKvBlocks(),
                         request.getMaxSequences(), request.getMaxTokens(), request.getGraphs(), request.getGemmMinTokens(),
                         request.getExpertGemm());
-                ModelWeights w;
-                try (OpenedModel opened = OpenedModel.open(Path.of(request.getModelDir()))) {
-                    w = ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
-                }
-                CudaDevice dev = CudaDevice.open(request.getGpu());
-                Nccl comm = null;
+                loadOnCuda(request.getModelDir(), request.getGpu());
                 try {
-                    comm = Nccl.join(request.getNcclUniqueId().toByteArray(), request.getWorld(), request.getRank(), request.getGpu());
-                    engine = CudaEngine.rankOfGroup(w, dev, options, comm, request.getRank(), held);
+                    nccl = Nccl.join(request.getNcclUniqueId().toByteArray(), request.getWorld(), request.getRank(), request.getGpu());
+                    engine = CudaEngine.rankOfGroup(loaded, device, options, nccl, request.getRank(), held);
                 } catch (RuntimeException e) {
-                    if (comm != null) {
-                        comm.close();
-                    }
-                    dev.close();
+                    closeRank();
                     throw e;
                 }
-                device = dev;
-                nccl = comm;
-                return OpenShardReply.newBuilder().setDevice(dev.name()).setMemoryBytes(dev.allocatedBytes()).build();
+                loaded = null; // the engine holds the weights on the device now
+                return OpenShardReply.newBuilder().setDevice(device.name()).setMemoryBytes(device.allocatedBytes()).build();
             }));
         }
 
@@ -185,6 +207,9 @@ public final class ShardWorker implements AutoCloseable {
     }
 
     private void closeRank() {
+        loaded = null;
+        loadedDir = null;
+        loadedGpu = -1;
         if (engine != null) {
             engine.close();
             engine = null;

@@ -5,6 +5,7 @@ import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.RemoteRank;
 import dev.switchback.server.grpc.proto.CloseShardRequest;
 import dev.switchback.server.grpc.proto.HeldExperts;
+import dev.switchback.server.grpc.proto.LoadShardRequest;
 import dev.switchback.server.grpc.proto.OpenShardReply;
 import dev.switchback.server.grpc.proto.OpenShardRequest;
 import dev.switchback.server.grpc.proto.OwnStep;
@@ -49,6 +50,12 @@ public final class ShardWorkerClient implements RemoteRank {
             throw new IllegalStateException("shard worker at " + target + " (" + what + "): " + e.getStatus().getCode()
                     + (e.getStatus().getDescription() != null ? ": " + e.getStatus().getDescription() : ""), e);
         }
+    }
+
+    @Override
+    public void load() {
+        device = call("load " + modelDir + " on cuda:" + gpu, () -> stub.load(LoadShardRequest.newBuilder().setModelDir(modelDir)
+                .setGpu(gpu).build())).getDevice();
     }
 
     @Override

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A shard worker's answers to calls it cannot serve, over loopback and without a GPU: a step before any rank is open,
- * and a model folder that is not on the worker's host (the store's refusal, naming the folder), each a status that says so.
+ * and a model folder that is not on the worker's host (the store's refusal, naming the folder) whether loaded first or
+ * opened at once, each a status that says so.
  */
 class ShardWorkerTest {
     @Test
@@ -25,6 +26,9 @@ class ShardWorkerTest {
                 assertEquals("shard worker at " + target + " (forward): FAILED_PRECONDITION: no rank is open on this worker",
                         assertThrows(IllegalStateException.class,
                                 () -> client.forward(List.of(), new int[] {0, 0}, new int[0], new int[0])).getMessage());
+                IllegalStateException load = assertThrows(IllegalStateException.class, client::load);
+                assertTrue(load.getMessage().startsWith("shard worker at " + target + " (load " + missing + " on cuda:1): FAILED_PRECONDITION:"
+                        + " refusing to open " + missing), load.getMessage());
                 IllegalStateException open = assertThrows(IllegalStateException.class, () -> client.open(new byte[128], 2, 1,
                         new int[][] {null, {0, 0, 1}}, CudaEngine.Options.defaults()));
                 assertTrue(open.getMessage().startsWith("shard worker at " + target + " (open rank 1): FAILED_PRECONDITION: refusing to open "
