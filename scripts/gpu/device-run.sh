@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU host without a JDK: unpacks the jlink runtime and jars carried in .gpu/ (see docs/gpu.md for how
 # they are made), then runs what is asked: `tests` (the gpu-tagged JUnit tests), `sanitize` (one test under
-# compute-sanitizer memcheck), `bench` (bench gpu --large, writing the model for the peer), `peer` (PyTorch peer),
+# compute-sanitizer memcheck; SANITIZE_METHOD picks another), `bench` (bench gpu --large, writing the model for the peer), `peer` (PyTorch peer),
 # `cli` (any switchback command, from CLI_ARGS: the host's CPU benchmarks, e.g. `bench moe`, `bench server`).
 # Logs go to $OUT when set.
 set -uo pipefail
@@ -29,7 +29,7 @@ for what in "$@"; do
     sanitize)
       timeout 300 compute-sanitizer --tool memcheck --leak-check no --print-limit 20 $JAVA $FLAGS \
         -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar" \
-        --include-tag gpu --select-method 'dev.switchback.kernels.engine.CudaEngineTest#greedyDecodingThroughGraphsEqualsTheCpuEngine' \
+        --include-tag gpu --select-method "${SANITIZE_METHOD:-dev.switchback.kernels.engine.CudaEngineTest#greedyDecodingThroughGraphsEqualsTheCpuEngine}" \
         --details=summary --disable-banner > "$OUT/sanitize.txt" 2>&1; echo "sanitizer exit $?"; grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/sanitize.txt" ;;
     bench)
       $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench${BENCH_TAG:-}.txt" ;;
