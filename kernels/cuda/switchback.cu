@@ -75,6 +75,17 @@ __device__ __forceinline__ float gelu(float v) {
     return 0.5f * v * (1.f + tanhf(GELU_C * (v + 0.044715f * v * v * v)));
 }
 
+// The KV cache holds float32 or bfloat16 (rounded to nearest even); reads widen to float32.
+__device__ __forceinline__ float4 kv_load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 kv_load4(const __nv_bfloat16* p) {
+    uint2 r = *reinterpret_cast<const uint2*>(p);
+    return make_float4(bf16_lo(r.x), bf16_hi(r.x), bf16_lo(r.y), bf16_hi(r.y));
+}
+__device__ __forceinline__ float kv_load(const float* p) { return *p; }
+__device__ __forceinline__ float kv_load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void kv_store(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+
 // Eight consecutive weights as floats: bf16 (one 16-byte load) or f32 (two).
 template <typename W>
 struct Load8;
@@ -262,10 +273,11 @@ __device__ __forceinline__ long kv_offset(const int* table, int max_blocks, int 
     return (((long) block * slots + slot) * block_size + p % block_size) * d;
 }
 
-// Rotary (half-split) on the q and k parts of qkv [n, 3d], then writes k and v into the cache.
+// Rotary (half-split) on the q and k parts of qkv [n, 3d], then writes k and v into the cache (KV: float or bf16).
+template <typename KV>
 __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq, const int* table, int max_blocks,
                                  int slot, int slots, int block_size, int d, int heads, const float* cos_t,
-                                 const float* sin_t, float* kc, float* vc) {
+                                 const float* sin_t, KV* kc, KV* vc) {
     PDL_ENTRY();
     int t = blockIdx.x;
     int hs = d / heads, half = hs / 2, p = pos[t];
@@ -286,8 +298,8 @@ __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq,
     __syncthreads();
     long off = kv_offset(table, max_blocks, tok_seq[t], p, slot, slots, block_size, d);
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
-        kc[off + j] = k[j];
-        vc[off + j] = v[j];
+        kv_store(kc + off + j, k[j]);
+        kv_store(vc + off + j, v[j]);
     }
 }
 
@@ -296,9 +308,10 @@ __global__ void rotary_kv_kernel(float* qkv, const int* pos, const int* tok_seq,
 // position computes its score with 16-byte loads of the key row; softmax over the scores; then 16 position
 // groups × (hs/4) float4 columns sum the value rows, and the groups' partial sums meet in shared memory.
 // Dynamic shared memory: q [hs], scores [max_positions], partial [16][hs], table [max_blocks] (ints).
+template <typename KV>
 __global__ void attention_kernel(const float* qkv, const int* pos, const int* tok_seq, const int* table,
                                  int max_blocks, int slot, int slots, int block_size, int d, int heads, float scale,
-                                 const float* kc, const float* vc, float* out, int max_positions,
+                                 const KV* kc, const KV* vc, float* out, int max_positions,
                                  __nv_bfloat16* out_bf16) {
     PDL_ENTRY();
     extern __shared__ float smem[];
@@ -318,15 +331,15 @@ __global__ void attention_kernel(const float* qkv, const int* pos, const int* to
     bool vec = (hs & 3) == 0 && (d & 3) == 0;
     float mx = -INFINITY;
     for (int p = threadIdx.x; p < p_end; p += blockDim.x) {
-        const float* kr = kc + blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d;
+        const KV* kr = kc + blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d;
         float dot = 0.f;
         if (vec) {
             for (int i = 0; i < hs; i += 4) {
-                float4 k4 = *reinterpret_cast<const float4*>(kr + i);
+                float4 k4 = kv_load4(kr + i);
                 dot += q[i] * k4.x + q[i + 1] * k4.y + q[i + 2] * k4.z + q[i + 3] * k4.w;
             }
         } else {
-            for (int i = 0; i < hs; i++) dot += q[i] * kr[i];
+            for (int i = 0; i < hs; i++) dot += q[i] * kv_load(kr + i);
         }
         dot *= scale;
         scores[p] = dot;
@@ -349,8 +362,8 @@ __global__ void attention_kernel(const float* qkv, const int* pos, const int* to
         if (vec) {
             float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
             for (int p = grp; p < p_end; p += groups) {
-                float4 v4 = *reinterpret_cast<const float4*>(vc + blocks[p / block_size] * block_stride + base
-                        + (long) (p % block_size) * d + col * 4);
+                float4 v4 = kv_load4(vc + blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d
+                        + col * 4);
                 float w = scores[p];
                 acc.x += w * v4.x; acc.y += w * v4.y; acc.z += w * v4.z; acc.w += w * v4.w;
             }
@@ -359,7 +372,7 @@ __global__ void attention_kernel(const float* qkv, const int* pos, const int* to
         } else {
             float acc = 0.f;
             for (int p = grp; p < p_end; p += groups) {
-                acc += scores[p] * vc[blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d + col];
+                acc += scores[p] * kv_load(vc + blocks[p / block_size] * block_stride + base + (long) (p % block_size) * d + col);
             }
             partial[grp * hs + col] = acc;
         }
@@ -724,12 +737,25 @@ cudaError_t launch_linear_w(cudaStream_t s, int tile, dptr x, dptr w, int rows, 
     }
 }
 
+template <typename KV>
+cudaError_t launch_attention(cudaStream_t s, size_t smem, dim3 grid, dptr qkv, dptr pos, dptr tok_seq, dptr table,
+                             int max_blocks, int slot, int slots, int block_size, int d, int heads, int max_positions,
+                             float scale, dptr kc, dptr vc, dptr out, dptr out_bf16) {
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(attention_kernel<KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+        if (e != cudaSuccess) return e;
+    }
+    return launch(s, grid, dim3(256), smem, attention_kernel<KV>, P(const float*, qkv), P(const int*, pos),
+            P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, scale,
+            P(const KV*, kc), P(const KV*, vc), P(float*, out), max_positions, P(__nv_bfloat16*, out_bf16));
+}
+
 }  // namespace
 
 extern "C" {
 
 // Version of this kernel library's C interface; the Java binding refuses a library of another version.
-int sb_abi_version() { return 6; }
+int sb_abi_version() { return 7; }
 
 // Turns programmatic dependent launch on or off (on needs compute capability 9.0+).
 int sb_set_pdl(int on) {
@@ -758,27 +784,30 @@ int sb_embed(dptr stream, dptr emb, dptr ids, int n, int d, dptr x) {
     return launch(P(cudaStream_t, stream), dim3(n), dim3(256), 0, embed_kernel, P(const uint16_t*, emb), P(const int*, ids), d, P(float*, x));
 }
 
+// kv_bf16: 1 when the cache holds bfloat16, 0 for float32.
 int sb_rotary_kv(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
-                 int slots, int block_size, int d, int heads, dptr cos_t, dptr sin_t, dptr kc, dptr vc) {
-    return launch(P(cudaStream_t, stream), dim3(n), dim3(256), 0, rotary_kv_kernel, P(float*, qkv), P(const int*, pos),
-            P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads,
-            P(const float*, cos_t), P(const float*, sin_t), P(float*, kc), P(float*, vc));
+                 int slots, int block_size, int d, int heads, dptr cos_t, dptr sin_t, dptr kc, dptr vc, int kv_bf16) {
+#define SB_ROTARY(KV) launch(P(cudaStream_t, stream), dim3(n), dim3(256), 0, rotary_kv_kernel<KV>, P(float*, qkv), \
+            P(const int*, pos), P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, \
+            P(const float*, cos_t), P(const float*, sin_t), P(KV*, kc), P(KV*, vc))
+    return kv_bf16 ? SB_ROTARY(__nv_bfloat16) : SB_ROTARY(float);
+#undef SB_ROTARY
 }
+
 
 int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
                  int slots, int block_size, int d, int heads, int max_positions, float scale, dptr kc, dptr vc,
-                 dptr out, dptr out_bf16) {
+                 dptr out, dptr out_bf16, int kv_bf16) {
     int hs = d / heads;
     if (hs % 4 != 0 && hs > 256) return cudaErrorInvalidValue;  // the scalar value pass needs a thread per column
     size_t smem = (size_t) (hs * 17 + max_positions + max_blocks) * sizeof(float);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
-        if (e != cudaSuccess) return e;
-    }
     dim3 grid(heads, n);
-    return launch(P(cudaStream_t, stream), grid, dim3(256), smem, attention_kernel, P(const float*, qkv), P(const int*, pos),
-            P(const int*, tok_seq), P(const int*, table), max_blocks, slot, slots, block_size, d, heads, scale,
-            P(const float*, kc), P(const float*, vc), P(float*, out), max_positions, P(__nv_bfloat16*, out_bf16));
+    cudaStream_t s = P(cudaStream_t, stream);
+    return kv_bf16
+            ? launch_attention<__nv_bfloat16>(s, smem, grid, qkv, pos, tok_seq, table, max_blocks, slot, slots, block_size,
+                    d, heads, max_positions, scale, kc, vc, out, out_bf16)
+            : launch_attention<float>(s, smem, grid, qkv, pos, tok_seq, table, max_blocks, slot, slots, block_size, d,
+                    heads, max_positions, scale, kc, vc, out, out_bf16);
 }
 
 int sb_route(dptr stream, dptr logits, int n, int experts, int k, int capacity, dptr table, int bigram, dptr ids,

@@ -4,6 +4,7 @@ import dev.switchback.cli.bench.RandomModels;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.engine.CudaEngine;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.engine.Engine;
 import dev.switchback.kernels.engine.Sequence;
 import dev.switchback.kernels.engine.ShardedCudaEngine;
@@ -89,6 +90,10 @@ public final class GpuBench implements Callable<Integer> {
                     + " over each expert's tokens padded to the routing capacity).")
     boolean noExpertGemm;
 
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16",
+            description = "How the device's KV cache stores keys and values (default: ${DEFAULT-VALUE}).")
+    String kvCacheDtype;
+
     @Option(names = "--no-pdl", description = "Launch kernels without programmatic dependent launch (Hopper).")
     boolean noPdl;
 
@@ -121,6 +126,7 @@ public final class GpuBench implements Callable<Integer> {
                 throw new IllegalArgumentException("--placements: load plans on the tokens counted by the runs before it; list another first (e.g. contiguous,load)");
             }
         }
+        KvFormat kvFormat = KvFormat.parse(kvCacheDtype);
         String why = Cudart.unavailableReason();
         if (why != null) {
             throw new IllegalStateException("CUDA is not usable here: " + why);
@@ -141,12 +147,12 @@ public final class GpuBench implements Callable<Integer> {
         try (CudaDevice dev = CudaDevice.open(device)) {
             dev.programmaticLaunch(!noPdl);
             double bandwidth = copyBandwidth(dev);
-            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s, cuBLAS from %d tokens (experts: %s); device copy bandwidth %.0f GB/s (read + write)%n",
+            out.printf(Locale.ROOT, "%s; %,d parameters (%,d active non-embedding); graphs %s, PDL %s, cuBLAS from %d tokens (experts: %s), %s KV cache; device copy bandwidth %.0f GB/s (read + write)%n",
                     dev.describe(), config.totalParameters(), config.activeNonEmbeddingParameters(), noGraphs ? "off" : "on",
                     dev.programmaticLaunch() ? "on" : "off", gemmMinTokens, noExpertGemm ? "grouped kernel" : "batched matmuls",
-                    bandwidth / 1e9);
+                    kvFormat.flag(), bandwidth / 1e9);
             CudaEngine.Options options = new CudaEngine.Options(16, 0, maxBatch, Math.max(maxBatch * promptLen, maxBatch), !noGraphs,
-                    gemmMinTokens, !noExpertGemm);
+                    gemmMinTokens, !noExpertGemm, kvFormat);
             double[] single = new double[bs.size()];
             try (CudaEngine engine = new CudaEngine(w, dev, options)) {
                 tokensPerSecond(engine, engine::decode, maxBatch); // untimed: see warmUp

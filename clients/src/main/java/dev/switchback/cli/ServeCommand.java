@@ -64,7 +64,7 @@ final class ServeCommand implements Callable<Integer> {
     long kvCacheMb;
 
     @Option(names = "--kv-cache-dtype", defaultValue = "f32", paramLabel = "f32|bf16",
-            description = "How the CPU engine stores keys and values: bf16 holds twice the positions in --kv-cache-mb"
+            description = "How keys and values are stored (CPU and GPU): bf16 holds twice the positions in --kv-cache-mb"
                     + " (attention still computes in F32) (default: ${DEFAULT-VALUE}).")
     String kvCacheDtype;
 
@@ -203,9 +203,6 @@ final class ServeCommand implements Callable<Integer> {
         if (placement != null && !(device.equals("cuda") && (gpus.contains(",") || !workers.isEmpty()))) {
             throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda"
                     + " --gpus N,M,... or --shard-worker");
-        }
-        if (kvFormat != KvFormat.F32 && device.equals("cuda")) {
-            throw new IllegalArgumentException("--kv-cache-dtype " + kvFormat.flag() + " is for --device cpu; the CUDA engine keeps its own F32 cache");
         }
         String engineDevice = engineDevice();
         ServerOptions options = ServerOptions.defaults()

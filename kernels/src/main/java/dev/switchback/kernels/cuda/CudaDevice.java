@@ -23,7 +23,7 @@ import java.util.List;
  * thread drives a device.
  */
 public final class CudaDevice implements AutoCloseable {
-    private static final int ABI_VERSION = 6;
+    private static final int ABI_VERSION = 7;
     /** Modes of {@link #linear}. */
     public static final int STORE = 0;
     public static final int ACCUMULATE = 1;
@@ -62,8 +62,8 @@ public final class CudaDevice implements AutoCloseable {
         linear = bind(linker, lib, "sb_linear", L, I, I, L, L, I, I, L, I, L, I, L, I, L, I, L, I);
         rmsnorm = bind(linker, lib, "sb_rmsnorm", L, L, L, I, L, I, F, L, L);
         embed = bind(linker, lib, "sb_embed", L, L, L, I, I, L);
-        rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L);
-        attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L, L);
+        rotaryKv = bind(linker, lib, "sb_rotary_kv", L, L, I, L, L, L, I, I, I, I, I, I, L, L, L, L, I);
+        attention = bind(linker, lib, "sb_attention", L, L, I, L, L, L, I, I, I, I, I, I, I, F, L, L, L, L, I);
         route = bind(linker, lib, "sb_route", L, L, I, I, I, I, L, I, L, L, L, L, L, L, L, L, L);
         share = bind(linker, lib, "sb_share", L, L, L, L, I, L, L);
         sample = bind(linker, lib, "sb_sample", L, L, I, I, L, L, L, L);
@@ -267,22 +267,27 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /** {@code kvBf16}: the cache {@code kc}/{@code vc} holds BF16 (rounded to nearest even), else F32. */
     public void rotaryKv(long qkv, int n, long pos, long tokSeq, long table, int maxBlocks, int slot, int slots,
-            int blockSize, int d, int heads, long cos, long sin, long kc, long vc) {
+            int blockSize, int d, int heads, long cos, long sin, long kc, long vc, boolean kvBf16) {
         try {
             launched("sb_rotary_kv", (int) rotaryKv.invokeExact(stream, qkv, n, pos, tokSeq, table, maxBlocks, slot, slots,
-                    blockSize, d, heads, cos, sin, kc, vc));
+                    blockSize, d, heads, cos, sin, kc, vc, kvBf16 ? 1 : 0));
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
-    /** {@code outBf16}: 0, or where to write the output rounded to BF16 as well (the input of a tensor-core matmul). */
+    /**
+     * {@code outBf16}: 0, or where to write the output rounded to BF16 as well (the input of a tensor-core matmul);
+     * {@code kvBf16}: the cache holds BF16, else F32.
+     */
     public void attention(long qkv, int n, long pos, long tokSeq, long table, int maxBlocks, int slot, int slots,
-            int blockSize, int d, int heads, int maxPositions, float scale, long kc, long vc, long out, long outBf16) {
+            int blockSize, int d, int heads, int maxPositions, float scale, long kc, long vc, long out, long outBf16,
+            boolean kvBf16) {
         try {
             launched("sb_attention", (int) attention.invokeExact(stream, qkv, n, pos, tokSeq, table, maxBlocks, slot,
-                    slots, blockSize, d, heads, maxPositions, scale, kc, vc, out, outBf16));
+                    slots, blockSize, d, heads, maxPositions, scale, kc, vc, out, outBf16, kvBf16 ? 1 : 0));
         } catch (Throwable t) {
             throw rethrow(t);
         }

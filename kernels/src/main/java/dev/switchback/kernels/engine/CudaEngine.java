@@ -10,6 +10,7 @@ import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Nccl;
 import dev.switchback.kernels.kv.BlockPool;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.kernels.routing.ExpertStats;
 import dev.switchback.kernels.routing.RoutePlan;
 import dev.switchback.kernels.tensor.Matrix;
@@ -42,6 +43,8 @@ public final class CudaEngine implements StepEngine {
     private final Layer[] layerWeights;
     private final long embedding, head, finalNorm, cos, sin, hashTable;
     private final long keys, values;
+    /** The KV cache holds BF16 (else F32). */
+    private final boolean kvBf16;
     private final KvSequences sequences;
     private final int totalBlocks;
     private final boolean ownsDevice;
@@ -128,19 +131,22 @@ public final class CudaEngine implements StepEngine {
      * @param gemmMinTokens calls of at least this many tokens run dense matmuls on cuBLAS with BF16 inputs (0: never)
      * @param expertGemm such calls also run a learned router's experts as batched cuBLAS matmuls (tokens gathered per
      *     expert up to the routing capacity) where the padded rows fit the work buffers; else the engine's grouped kernel
+     * @param kvFormat how the device's KV cache stores keys and values: F32, or BF16 (half the bytes per position;
+     *     attention still computes in F32)
      */
     public record Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens,
-            boolean expertGemm) {
+            boolean expertGemm, KvFormat kvFormat) {
         public Options {
-            if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences || gemmMinTokens < 0) {
+            if (kvBlockSize < 1 || kvBlocks < 0 || maxSequences < 1 || maxTokens < maxSequences || gemmMinTokens < 0
+                    || kvFormat == null) {
                 throw new IllegalArgumentException("bad CUDA engine options: kvBlockSize " + kvBlockSize + ", kvBlocks "
                         + kvBlocks + ", maxSequences " + maxSequences + ", maxTokens " + maxTokens + ", gemmMinTokens "
-                        + gemmMinTokens + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences, ≥ 0)");
+                        + gemmMinTokens + ", kvFormat " + kvFormat + " (need ≥ 1, ≥ 0, ≥ 1, ≥ maxSequences, ≥ 0, a format)");
             }
         }
 
         public Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs, int gemmMinTokens) {
-            this(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, true);
+            this(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, true, KvFormat.F32);
         }
 
         public Options(int kvBlockSize, int kvBlocks, int maxSequences, int maxTokens, boolean graphs) {
@@ -153,12 +159,17 @@ public final class CudaEngine implements StepEngine {
 
         /** Calls of at least this many tokens run their dense matmuls on cuBLAS (BF16 tensor cores); 0: never. */
         public Options withGemmMinTokens(int tokens) {
-            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, tokens, expertGemm);
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, tokens, expertGemm, kvFormat);
         }
 
         /** Whether those calls also run a learned router's experts as batched cuBLAS matmuls. */
         public Options withExpertGemm(boolean on) {
-            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, on);
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, on, kvFormat);
+        }
+
+        /** Keys and values stored on the device as {@code format}. */
+        public Options withKvFormat(KvFormat format) {
+            return new Options(kvBlockSize, kvBlocks, maxSequences, maxTokens, graphs, gemmMinTokens, expertGemm, format);
         }
     }
 
@@ -232,6 +243,7 @@ public final class CudaEngine implements StepEngine {
         };
         this.bigram = sparse instanceof Architecture.Hash h && h.table() == Architecture.HashKind.bigram;
         this.blockSize = options.kvBlockSize();
+        this.kvBf16 = options.kvFormat() == KvFormat.BF16;
         this.maxBlocks = (config.contextLength() + blockSize - 1) / blockSize;
         this.totalBlocks = options.kvBlocks() > 0 ? options.kvBlocks() : maxBlocks * options.maxSequences();
         long notHeld = 0; // experts of the model whose weights this device does not hold (copies held count again)
@@ -241,7 +253,7 @@ public final class CudaEngine implements StepEngine {
             }
         }
         long weightBytes = 2L * config.totalParameters() - 2L * notHeld * 2L * d * dFf;
-        long kvBytes = 2L * 4 * totalBlocks * slots * blockSize * d;
+        long kvBytes = 2L * options.kvFormat().bytesPerElement() * totalBlocks * slots * blockSize * d;
         long free = dev.runtime().memoryInfo()[0];
         if (weightBytes + kvBytes > free) {
             throw new dev.switchback.kernels.cuda.CudaException(String.format(java.util.Locale.ROOT,
@@ -288,8 +300,8 @@ public final class CudaEngine implements StepEngine {
         hashTable = w.hash == null ? 0 : dev.upload(w.hash.table());
 
         long blockFloats = (long) slots * blockSize * d;
-        keys = dev.zeros(4L * totalBlocks * blockFloats);
-        values = dev.zeros(4L * totalBlocks * blockFloats);
+        keys = dev.zeros((long) options.kvFormat().bytesPerElement() * totalBlocks * blockFloats);
+        values = dev.zeros((long) options.kvFormat().bytesPerElement() * totalBlocks * blockFloats);
         sequences = shard != null && shard.sequences() != null ? shard.sequences()
                 : new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false), config);
 
@@ -767,11 +779,11 @@ public final class CudaEngine implements StepEngine {
                 if (n > 0) {
                     norm(0, n, w.attnNorm(), eps, normed);
                     dense(n, normed, w.wqkv(), 3 * d, d, qkv, CudaDevice.STORE);
-                    dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values);
+                    dev.rotaryKv(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads, cos, sin, keys, values, kvBf16);
                     // The output projection on cuBLAS reads the attention's output as BF16, written beside it.
                     boolean attBf16 = onCublas(n, d);
                     dev.attention(qkv, n, pos, tokSeq, table, maxBlocks, s, slots, blockSize, d, heads,
-                            config.contextLength(), scale, keys, values, att, attBf16 ? inputBf16 : 0);
+                            config.contextLength(), scale, keys, values, att, attBf16 ? inputBf16 : 0, kvBf16);
                     bf16Holds = attBf16 ? att : 0;
                     dense(n, att, w.wo(), d, d, x, CudaDevice.ACCUMULATE);
                     norm(0, n, w.ffnNorm(), eps, normed);

@@ -10,6 +10,7 @@ import dev.switchback.kernels.cpu.Parallel;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.kv.KvCacheFullException;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.store.model.Architecture;
 import dev.switchback.store.model.ModelConfig;
 import java.util.ArrayList;
@@ -127,12 +128,69 @@ class CudaEngineTest {
         }
     }
 
-    private static void compare(float[][] expected, float[][] actual, String what) {
+    /** Architectures at TestModels' odd widths (scalar attention path) and at a width of 64 (vector path). */
+    static List<ModelConfig> bf16CacheConfigs() {
+        List<ModelConfig> out = new ArrayList<>();
+        for (Architecture a : List.of(TestModels.dense(), TestModels.switchUnbounded(), TestModels.hashBigram(),
+                new Architecture.Ladder(2, TestModels.switchUnbounded()))) {
+            out.add(TestModels.config(a));
+            out.add(new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, a));
+        }
+        return out;
+    }
+
+    /**
+     * A BF16 KV cache on the device against the CPU engine's BF16 cache (both round to nearest even): logits of a
+     * prefill and of twelve decode steps within BF16 tolerance; and the cache takes exactly half the F32 cache's device
+     * bytes.
+     */
+    @ParameterizedTest
+    @MethodSource("bf16CacheConfigs")
+    void aBf16KvCacheMatchesTheCpuEnginesBf16CacheInHalfTheBytes(ModelConfig config) {
+        ModelWeights w = weights(config, 13);
+        Engine cpu = new Engine(w, new CpuBackend(new Parallel(1)), null,
+                Engine.Options.defaults().withFormat(WeightFormat.BF16).withKvFormat(KvFormat.BF16));
+        CudaEngine.Options f32 = new CudaEngine.Options(4, 24, 4, 64, true);
+        long f32Bytes;
+        try (CudaEngine gpu = new CudaEngine(w, device, f32)) {
+            f32Bytes = gpu.deviceBytes().get(device.name());
+        }
+        try (CudaEngine gpu = new CudaEngine(w, device, f32.withKvFormat(KvFormat.BF16))) {
+            long kvF32 = 2L * 4 * 24 * config.architecture().passes() * config.layers() * 4 * config.dModel();
+            assertEquals(f32Bytes - kvF32 / 2, gpu.deviceBytes().get(device.name()), "a BF16 cache takes half the F32 cache's bytes");
+            Sequence c1 = cpu.newSequence();
+            Sequence c2 = cpu.newSequence();
+            Sequence g1 = gpu.newSequence();
+            Sequence g2 = gpu.newSequence();
+            int[] p1 = TestModels.tokens(4, 9);
+            int[] p2 = TestModels.tokens(5, 6);
+            float[][] expected = cpu.forward(List.of(new Engine.Step(c1, p1), new Engine.Step(c2, p2)));
+            float[][] actual = gpu.forward(List.of(new Engine.Step(g1, p1), new Engine.Step(g2, p2)));
+            compare(expected, actual, BF16_CACHE_TOLERANCE, config + " prefill");
+            // Twelve decode steps (captured graphs), both engines fed the CPU engine's greedy tokens.
+            int[] next = {TestModels.argmax(expected[0]), TestModels.argmax(expected[1])};
+            for (int step = 0; step < 12; step++) {
+                float[][] onCpu = cpu.forward(List.of(new Engine.Step(c1, new int[] {next[0]}), new Engine.Step(c2, new int[] {next[1]})));
+                float[][] onGpu = gpu.forward(List.of(new Engine.Step(g1, new int[] {next[0]}), new Engine.Step(g2, new int[] {next[1]})));
+                compare(onCpu, onGpu, BF16_CACHE_TOLERANCE, config + " step " + step);
+                next = new int[] {TestModels.argmax(onCpu[0]), TestModels.argmax(onCpu[1])};
+            }
+        }
+    }
+
+    /** Keys and values rounded to BF16 on both sides: a key element may round to the neighbouring BF16 value. */
+    private static final double BF16_CACHE_TOLERANCE = 1e-2;
+
+    private static void compare(float[][] expected, float[][] actual, double tolerance, String what) {
         assertEquals(expected.length, actual.length, what);
         for (int i = 0; i < expected.length; i++) {
             double diff = TestModels.relativeDifference(expected[i], actual[i]);
-            assertTrue(diff <= TOLERANCE, what + " row " + i + ": relative difference " + diff);
+            assertTrue(diff <= tolerance, what + " row " + i + ": relative difference " + diff);
         }
+    }
+
+    private static void compare(float[][] expected, float[][] actual, String what) {
+        compare(expected, actual, TOLERANCE, what);
     }
 
     /**

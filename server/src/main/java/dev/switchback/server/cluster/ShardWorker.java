@@ -7,6 +7,7 @@ import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.ModelWeights;
 import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.server.grpc.proto.CloseShardReply;
 import dev.switchback.server.grpc.proto.CloseShardRequest;
 import dev.switchback.server.grpc.proto.HeldExperts;
@@ -122,7 +123,7 @@ public final class ShardWorker implements AutoCloseable {
                 }
                 CudaEngine.Options options = new CudaEngine.Options(request.getKvBlockSize(), request.getKvBlocks(),
                         request.getMaxSequences(), request.getMaxTokens(), request.getGraphs(), request.getGemmMinTokens(),
-                        request.getExpertGemm());
+                        request.getExpertGemm(), request.getKvBf16() ? KvFormat.BF16 : KvFormat.F32);
                 loadOnCuda(request.getModelDir(), request.getGpu());
                 try {
                     nccl = Nccl.join(request.getNcclUniqueId().toByteArray(), request.getWorld(), request.getRank(), request.getGpu());

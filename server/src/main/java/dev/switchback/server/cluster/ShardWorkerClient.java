@@ -3,6 +3,7 @@ package dev.switchback.server.cluster;
 import com.google.protobuf.ByteString;
 import dev.switchback.kernels.engine.CudaEngine;
 import dev.switchback.kernels.engine.RemoteRank;
+import dev.switchback.kernels.kv.KvFormat;
 import dev.switchback.server.grpc.proto.CloseShardRequest;
 import dev.switchback.server.grpc.proto.HeldExperts;
 import dev.switchback.server.grpc.proto.LoadShardRequest;
@@ -64,7 +65,8 @@ public final class ShardWorkerClient implements RemoteRank {
                 .setRank(rank).setNcclUniqueId(ByteString.copyFrom(ncclId)).setKvBlockSize(options.kvBlockSize())
                 .setKvBlocks(options.kvBlocks()).setMaxSequences(options.maxSequences()).setMaxTokens(options.maxTokens())
                 .setGraphs(options.graphs()).setGemmMinTokens(options.gemmMinTokens())
-                .setExpertGemm(options.expertGemm());
+                .setExpertGemm(options.expertGemm())
+                .setKvBf16(options.kvFormat() == KvFormat.BF16);
         for (int[] h : held) {
             HeldExperts.Builder b = HeldExperts.newBuilder();
             if (h != null) {

@@ -65,7 +65,7 @@ final class LoadedModel {
             } else if (options.cudaDevice() >= 0) {
                 // The device engine takes whole steps of up to the scheduler's token budget.
                 CudaEngine.Options cuda = new CudaEngine.Options(engineOptions.kvBlockSize(), engineOptions.kvBlocks(),
-                        options.maxRunning(), options.tokenBudget(), true, 16);
+                        options.maxRunning(), options.tokenBudget(), true, 16).withKvFormat(options.kvFormat());
                 engine = options.sharded()
                         ? PlacementPlanner.open(opened, tokenizer, cuda, options.cudaDevices(), options.shardWorkers(),
                                 options.expertPlacement(), line -> LOG.log(System.Logger.Level.INFO, line))

@@ -29,8 +29,8 @@ import java.util.List;
  *     unloaded until {@code load}
  * @param device where native models run: {@code cpu}, {@code cuda:N}, or {@code cuda:N,M,...} for experts sharded over
  *     those GPUs (ONNX exports always run on the CPU)
- * @param kvFormat how the CPU engine stores keys and values: F32, or BF16 for twice the positions in
- *     {@code kvCacheBytes} (the CUDA engine keeps its own cache and takes only F32)
+ * @param kvFormat how the engines store keys and values: F32, or BF16 for twice the positions in {@code kvCacheBytes}
+ *     (on the CPU and on the GPU; ONNX exports keep their own cache)
  * @param expertPlacement how experts are placed over several GPUs: null for contiguous shares, or a
  *     {@link PlacementOption} (round-robin, or load / static-balanced planned on a calibration text)
  * @param shardWorkers further ranks of a sharded model on GPUs of other processes or hosts ({@code switchback
@@ -89,10 +89,6 @@ public record ServerOptions(
         }
         if (kvFormat == null) {
             throw new IllegalArgumentException("kvFormat must not be null");
-        }
-        if (kvFormat != KvFormat.F32 && device.startsWith("cuda")) {
-            throw new IllegalArgumentException("a " + kvFormat.flag() + " KV cache is for the CPU engine; " + device
-                    + " keeps its own F32 cache");
         }
         if (shardWorkers == null) {
             throw new IllegalArgumentException("shardWorkers must not be null (use an empty list for none)");
@@ -193,7 +189,7 @@ public record ServerOptions(
         return (int) Math.clamp(kvCacheBytes / blockBytes, 1, Integer.MAX_VALUE);
     }
 
-    /** Keys and values stored as {@code format} by the CPU engine. */
+    /** Keys and values stored as {@code format} (CPU and CUDA engines). */
     public ServerOptions withKvFormat(KvFormat format) {
         return new ServerOptions(models, maxWaiting, maxRunning, tokenBudget, prefillChunk, kvBlockSize, kvBlocks,
                 kvCacheBytes, prefixCacheBytes, loadedModelsBytes, defaultMaxTokens, requestTimeout, loadOnDemand,

@@ -41,9 +41,8 @@ class ServerOptionsTest {
         refused("defaultMaxTokens", () -> d.withDefaultMaxTokens(0));
         refused("requestTimeout", () -> d.withRequestTimeout(Duration.ofSeconds(-1)));
         refused("defaultTimeout", () -> new SchedulerOptions(1, 1, 1, 1, 0, null));
-        IllegalArgumentException cuda = assertThrows(IllegalArgumentException.class,
-                () -> d.withKvFormat(KvFormat.BF16).withDevice("cuda:0"));
-        assertEquals("a bf16 KV cache is for the CPU engine; cuda:0 keeps its own F32 cache", cuda.getMessage());
+        // The GPU's cache stores BF16 too now.
+        assertEquals(KvFormat.BF16, d.withKvFormat(KvFormat.BF16).withDevice("cuda:0").kvFormat());
     }
 
     @Test
