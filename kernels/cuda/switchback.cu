@@ -25,6 +25,14 @@ namespace {
 
 int g_pdl = 0;  // set by sb_set_pdl on devices that support it
 
+// Weights do not depend on the kernel before: a matmul without groups asks L2 for its block's weight rows before it
+// waits for that kernel, so with PDL the weights stream in while the previous kernel finishes.
+constexpr bool PREFETCH_WEIGHTS = true;
+
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+    asm volatile("prefetch.global.L2 [%0];" :: "l"(p));
+}
+
 // Launches a kernel, with the programmatic-serialization attribute when PDL is on; returns the launch status.
 template <typename... KArgs, typename... Args>
 cudaError_t launch(cudaStream_t s, dim3 grid, dim3 block, size_t smem, void (*kernel)(KArgs...), Args... args) {
@@ -123,13 +131,26 @@ template <typename W, int NT, bool VEC, int RPW>
 __global__ void __launch_bounds__(256) linear_kernel(const float* __restrict__ x, const W* __restrict__ w, int rows,
         int cols, float* y, const int* group_start, int n, const int* in_rows, int in_div, const int* out_rows,
         int out_div, const float* gates, int mode, int seg, int groups, int tokens_per_block) {
-    PDL_ENTRY();
     __shared__ float partial[8][NT];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int rows_per_block = 8 / seg;
     int r = (blockIdx.x * rows_per_block + warp / seg) * RPW;
     int part = warp % seg;
     bool live = r < rows;
+    if (PREFETCH_WEIGHTS && VEC && !group_start && live && blockIdx.y == 0) {
+
+        // One prefetch per 128-byte line of the rows this warp will read.
+        const W* wr0 = w + (long) r * cols;
+        for (int c = (part * 32 + lane) * 8; c < cols; c += 32 * seg * 8) {
+            if ((c * (int) sizeof(W)) % 128 == 0 || lane == 0) {
+#pragma unroll
+                for (int q = 0; q < RPW; q++) {
+                    if (RPW == 1 || r + q < rows) prefetch_l2(wr0 + (long) q * cols + c);
+                }
+            }
+        }
+    }
+    PDL_ENTRY();
     // With groups, blockIdx.y picks the blockIdx.y-th non-empty group: a decode step touches few experts, and
     // the grid is launched over min(groups, slots) of them rather than over every expert.
     int g = 0;
@@ -244,6 +265,7 @@ __global__ void __launch_bounds__(256) linear_kernel(const float* __restrict__ x
 // out_bf16, the same values rounded to BF16 too (the input of a tensor-core matmul that follows).
 __global__ void rmsnorm_kernel(const float* x, const int* rows, const float* gain, int d, float eps, float* out,
                                __nv_bfloat16* out_bf16) {
+    if (PREFETCH_WEIGHTS && threadIdx.x * 32 < d) prefetch_l2(gain + threadIdx.x * 32);  // the gains: 128-byte lines
     PDL_ENTRY();
     __shared__ float scratch[32];
     int i = blockIdx.x;
