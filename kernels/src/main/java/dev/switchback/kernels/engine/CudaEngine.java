@@ -303,7 +303,7 @@ public final class CudaEngine implements StepEngine {
         keys = dev.zeros((long) options.kvFormat().bytesPerElement() * totalBlocks * blockFloats);
         values = dev.zeros((long) options.kvFormat().bytesPerElement() * totalBlocks * blockFloats);
         sequences = shard != null && shard.sequences() != null ? shard.sequences()
-                : new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false), config);
+                : new KvSequences(new BlockPool(totalBlocks, blockSize, slots, d, false, options.kvFormat()), config);
 
         int tokens = options.maxTokens();
         int seqs = options.maxSequences();

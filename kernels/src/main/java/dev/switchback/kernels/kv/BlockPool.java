@@ -51,7 +51,11 @@ public final class BlockPool {
         this(blocks, blockSize, slots, dim, hostStorage, KvFormat.F32);
     }
 
-    private BlockPool(int blocks, int blockSize, int slots, int dim, boolean hostStorage, KvFormat format) {
+    /**
+     * @param hostStorage false when the keys and values live elsewhere (see above)
+     * @param format how they are stored, here or there: {@link #blockBytes()} (which the prefix cache weighs) follows it
+     */
+    public BlockPool(int blocks, int blockSize, int slots, int dim, boolean hostStorage, KvFormat format) {
         positive("blocks", blocks);
         positive("blockSize", blockSize);
         positive("slots", slots);

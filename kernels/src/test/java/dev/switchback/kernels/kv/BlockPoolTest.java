@@ -1,6 +1,7 @@
 package dev.switchback.kernels.kv;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -99,6 +100,16 @@ class BlockPoolTest {
             assertTrue(e.getMessage().startsWith(field + " "), e.getMessage());
         }
         assertThrows(IllegalArgumentException.class, () -> new BlockPool(1, 1 << 16, 1 << 10, 1 << 10), "too big for one array");
+    }
+
+    /** A pool of ids for a GPU's BF16 cache: weighs its blocks at BF16 size and holds no keys or values itself. */
+    @Test
+    void aPoolOfIdsForAnotherMemoryWeighsItsFormat() {
+        BlockPool gpu = new BlockPool(3, 4, 2, 8, false, KvFormat.BF16);
+        assertEquals(BlockPool.blockBytes(4, 2, 8) / 2, gpu.blockBytes());
+        int b = gpu.allocate();
+        assertNull(gpu.keys16(b), "no host copy of a block whose keys live on the GPU");
+        assertEquals(KvFormat.BF16, gpu.format());
     }
 
     @Test
