@@ -32,7 +32,9 @@ for what in "$@"; do
         --include-tag gpu --select-method "${SANITIZE_METHOD:-dev.switchback.kernels.engine.CudaEngineTest#greedyDecodingThroughGraphsEqualsTheCpuEngine}" \
         --details=summary --disable-banner > "$OUT/sanitize.txt" 2>&1; echo "sanitizer exit $?"; grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/sanitize.txt" ;;
     bench)
-      $JAVA $FLAGS -cp "$CP" dev.switchback.cli.GpuBench --large --write-model /tmp/sb/model ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench${BENCH_TAG:-}.txt" ;;
+      # JAVA_OPTS=-Xmx110g for --experts 64 (2.2 billion parameters); NO_PEER_MODEL=1 skips writing the peer's copy.
+      $JAVA $FLAGS ${JAVA_OPTS:-} -cp "$CP" dev.switchback.cli.GpuBench --large $([[ -z "${NO_PEER_MODEL:-}" ]] && echo --write-model /tmp/sb/model) \
+        ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench${BENCH_TAG:-}.txt" ;;
     profile)
       # Per-kernel device time of about two decode steps at PROFILE_BATCH (no graphs), after the prefill and warm-up.
       timeout 300 ncu --metrics gpu__time_duration.sum --print-summary per-kernel --launch-skip ${PROFILE_SKIP:-1500} \
