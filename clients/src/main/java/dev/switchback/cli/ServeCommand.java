@@ -92,8 +92,9 @@ final class ServeCommand implements Callable<Integer> {
     int placementTokens;
 
     @Option(names = "--shard-worker", paramLabel = "HOST:PORT@GPU",
-            description = "A further rank of each sharded model: GPU GPU of a `switchback shard-worker` at HOST:PORT, after"
-                    + " --gpus (repeatable; needs --device cuda; the worker loads the model from the same store path on its host).")
+            description = "A further rank of each sharded model: CUDA device GPU of the `switchback shard-worker` at HOST:PORT,"
+                    + " ranked after --gpus (repeatable; needs --device cuda; the worker loads the model from the same store path"
+                    + " on its host).")
     List<String> shardWorkers = new ArrayList<>();
 
     @Option(names = "--default-max-tokens", defaultValue = "256", paramLabel = "N", description = "max_tokens when a request gives none, lowered to the room the context leaves after the prompt (default: ${DEFAULT-VALUE}).")

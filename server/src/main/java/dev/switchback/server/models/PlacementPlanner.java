@@ -26,9 +26,11 @@ public final class PlacementPlanner {
     private PlacementPlanner() {}
 
     /**
-     * The model's experts over {@code gpus}: contiguous shares when {@code option} is null; {@code load} first serves
-     * the calibration text with contiguous shares to count each expert's tokens on the GPUs themselves, then loads
-     * again with the planned placement (one spare copy per GPU for the busiest experts). {@code log} hears the plan.
+     * The model's experts over {@code gpus} and then the {@code workers}' GPUs (shard workers in other processes or on
+     * other hosts, which load the model from the same folder path): contiguous shares when {@code option} is null;
+     * {@code load} first serves the calibration text with contiguous shares to count each expert's tokens on the GPUs
+     * themselves, then loads again with the planned placement (one spare copy per GPU for the busiest experts).
+     * {@code log} hears the plan.
      */
     static ShardedCudaEngine open(OpenedModel opened, BpeTokenizer tokenizer, CudaEngine.Options cuda, int[] gpus,
             List<ServerOptions.ShardWorkerAddress> workers, PlacementOption option, Consumer<String> log) throws IOException {
