@@ -78,6 +78,10 @@ final class ServerBench implements Callable<Integer> {
 
     private KvFormat kvFormat;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda:N",
+            description = "Where the served model runs: the CPU engine, or the CUDA engine on GPU N (default: ${DEFAULT-VALUE}).")
+    String device;
+
     @Option(names = "--streams", defaultValue = "16", paramLabel = "N", description = "Concurrent streams (default: ${DEFAULT-VALUE}).")
     int streams;
 
@@ -115,6 +119,15 @@ final class ServerBench implements Callable<Integer> {
             throw new IllegalArgumentException("--dtype must be F32 or BF16, got " + dtype);
         }
         kvFormat = KvFormat.parse(kvCacheDtype);
+        if (!device.equals("cpu") && !device.matches("cuda:\\d+")) {
+            throw new IllegalArgumentException("--device must be cpu or cuda:N, got '" + device + "'");
+        }
+        if (!device.equals("cpu")) {
+            String why = dev.switchback.kernels.cuda.Cudart.unavailableReason();
+            if (why != null) {
+                throw new IllegalStateException("--device " + device + ": " + why);
+            }
+        }
         PrintWriter out = spec.commandLine().getOut();
         if (config == null) {
             return serve(new ModelStore(store != null ? store : Defaults.store()), out);
@@ -158,7 +171,7 @@ final class ServerBench implements Callable<Integer> {
 
     private int serve(ModelStore s, PrintWriter out) throws Exception {
         PrometheusRegistry registry = new PrometheusRegistry();
-        ServerOptions options = ServerOptions.defaults().withModels(List.of(model)).withKvFormat(kvFormat)
+        ServerOptions options = ServerOptions.defaults().withModels(List.of(model)).withKvFormat(kvFormat).withDevice(device)
                 .withBatching(Math.max(256, streams), Math.max(16, streams), Math.max(512, streams), 256);
         EngineGenerationService service = new EngineGenerationService(s, options, registry);
         try (SwitchbackServer server = new SwitchbackServer(service, registry,

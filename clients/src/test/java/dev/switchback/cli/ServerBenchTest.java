@@ -42,5 +42,12 @@ class ServerBenchTest {
         assertEquals("error: --dtype must be F32 or BF16, got I32", dtype.err().strip());
         CliRun kv = CliRun.of("bench", "server", "--config", "c.json", "--kv-cache-dtype", "fp8");
         assertEquals("error: KV cache dtype must be f32 or bf16, got 'fp8'", kv.err().strip());
+        CliRun device = CliRun.of("bench", "server", "--config", "c.json", "--device", "tpu");
+        assertEquals("error: --device must be cpu or cuda:N, got 'tpu'", device.err().strip());
+        if (dev.switchback.kernels.cuda.Cudart.unavailableReason() != null) {
+            CliRun noGpu = CliRun.of("bench", "server", "--config", "c.json", "--device", "cuda:0");
+            assertEquals(2, noGpu.exitCode());
+            assertEquals("error: --device cuda:0: " + dev.switchback.kernels.cuda.Cudart.unavailableReason(), noGpu.err().strip());
+        }
     }
 }
