@@ -816,7 +816,6 @@ int sb_rotary_kv(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr tabl
 #undef SB_ROTARY
 }
 
-
 int sb_attention(dptr stream, dptr qkv, int n, dptr pos, dptr tok_seq, dptr table, int max_blocks, int slot,
                  int slots, int block_size, int d, int heads, int max_positions, float scale, dptr kc, dptr vc,
                  dptr out, dptr out_bf16, int kv_bf16) {
