@@ -94,6 +94,15 @@ public final class GpuBench implements Callable<Integer> {
             description = "How the device's KV cache stores keys and values (default: ${DEFAULT-VALUE}).")
     String kvCacheDtype;
 
+    @Option(names = "--ab", paramLabel = "expert-gemm|kv-cache-dtype",
+            description = "Also time the engine with this one setting flipped, in the same process: both engines warmed, then"
+                    + " rounds alternating A B, B A, … at each batch size, medians per side (the first engine timed in a call"
+                    + " tends to read slower, so separate calls mislead).")
+    String ab;
+
+    @Option(names = "--ab-rounds", defaultValue = "4", paramLabel = "N", description = "Rounds of --ab per batch size (default: ${DEFAULT-VALUE}).")
+    int abRounds;
+
     @Option(names = "--no-pdl", description = "Launch kernels without programmatic dependent launch (Hopper).")
     boolean noPdl;
 
@@ -127,6 +136,12 @@ public final class GpuBench implements Callable<Integer> {
             }
         }
         KvFormat kvFormat = KvFormat.parse(kvCacheDtype);
+        if (ab != null && !List.of("expert-gemm", "kv-cache-dtype").contains(ab)) {
+            throw new IllegalArgumentException("--ab: expert-gemm or kv-cache-dtype, got '" + ab + "'");
+        }
+        if (abRounds < 2) {
+            throw new IllegalArgumentException("--ab-rounds must be >= 2, got " + abRounds);
+        }
         String why = Cudart.unavailableReason();
         if (why != null) {
             throw new IllegalStateException("CUDA is not usable here: " + why);
@@ -168,6 +183,9 @@ public final class GpuBench implements Callable<Integer> {
                             stepBytes / 1e6, roofline, 100 * tps / roofline);
                     out.flush();
                 }
+            }
+            if (ab != null) {
+                compare(out, w, dev, options, bs);
             }
             if (gpus != null) {
                 int[] group = BenchCommand.ints(gpus).stream().mapToInt(Integer::intValue).toArray();
@@ -218,6 +236,61 @@ public final class GpuBench implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code --ab}: the engine as the flags say (A) against the same with one setting flipped (B), rounds interleaved. */
+    private void compare(PrintWriter out, ModelWeights w, CudaDevice dev, CudaEngine.Options a, List<Integer> bs) {
+        CudaEngine.Options b = switch (ab) {
+            case "expert-gemm" -> a.withExpertGemm(!a.expertGemm());
+            default -> a.withKvFormat(a.kvFormat() == KvFormat.F32 ? KvFormat.BF16 : KvFormat.F32);
+        };
+        String nameA = describe(a);
+        String nameB = describe(b);
+        int maxBatch = bs.stream().mapToInt(Integer::intValue).max().orElse(1);
+        try (CudaEngine engineA = new CudaEngine(w, dev, a); CudaEngine engineB = new CudaEngine(w, dev, b)) {
+            tokensPerSecond(engineA, engineA::decode, maxBatch); // untimed: see warmUp
+            tokensPerSecond(engineB, engineB::decode, maxBatch);
+            out.printf(Locale.ROOT, "%s: A = %s, B = %s, %d rounds per batch size alternating A B, B A, …%n", "--ab " + ab, nameA,
+                    nameB, abRounds);
+            out.println("| batch | A tok/s (rounds) | B tok/s (rounds) | median A | median B | B ÷ A |");
+            out.println("|---:|---|---|---:|---:|---:|");
+            for (int batch : bs) {
+                double[] ra = new double[abRounds];
+                double[] rb = new double[abRounds];
+                for (int r = 0; r < abRounds; r++) {
+                    if (r % 2 == 0) {
+                        ra[r] = tokensPerSecond(engineA, engineA::decode, batch);
+                        rb[r] = tokensPerSecond(engineB, engineB::decode, batch);
+                    } else {
+                        rb[r] = tokensPerSecond(engineB, engineB::decode, batch);
+                        ra[r] = tokensPerSecond(engineA, engineA::decode, batch);
+                    }
+                }
+                double ma = median(ra);
+                double mb = median(rb);
+                out.printf(Locale.ROOT, "| %d | %s | %s | %.0f | %.0f | %.3f |%n", batch, rounds(ra), rounds(rb), ma, mb, mb / ma);
+                out.flush();
+            }
+        }
+    }
+
+    private String describe(CudaEngine.Options o) {
+        return ab.equals("expert-gemm") ? "experts " + (o.expertGemm() ? "as batched cuBLAS matmuls" : "on the grouped kernel")
+                : o.kvFormat().flag() + " KV cache";
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static String rounds(double[] v) {
+        StringBuilder out = new StringBuilder();
+        for (double x : v) {
+            out.append(out.isEmpty() ? "" : " / ").append(String.format(Locale.ROOT, "%.0f", x));
+        }
+        return out.toString();
     }
 
     /** A named placement of every sparse block; null for contiguous shares (the engine's default). */

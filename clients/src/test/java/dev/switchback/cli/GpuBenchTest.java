@@ -15,4 +15,14 @@ class GpuBenchTest {
         CliRun unknown = CliRun.of("bench", "gpu", "--large", "--placements", "contiguous,diagonal");
         assertEquals("error: --placements: contiguous, round-robin or load, got 'diagonal'", unknown.err().strip());
     }
+
+    /** --ab names one setting it knows how to flip, over at least two rounds, checked before any GPU is looked for. */
+    @Test
+    void badComparisonsAreOneLine() {
+        CliRun what = CliRun.of("bench", "gpu", "--large", "--ab", "graphs");
+        assertEquals(2, what.exitCode());
+        assertEquals("error: --ab: expert-gemm or kv-cache-dtype, got 'graphs'", what.err().strip());
+        CliRun rounds = CliRun.of("bench", "gpu", "--large", "--ab", "expert-gemm", "--ab-rounds", "1");
+        assertEquals("error: --ab-rounds must be >= 2, got 1", rounds.err().strip());
+    }
 }
