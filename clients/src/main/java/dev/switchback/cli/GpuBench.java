@@ -1,6 +1,7 @@
 package dev.switchback.cli;
 
 import dev.switchback.cli.bench.RandomModels;
+import dev.switchback.cli.bench.Spread;
 import dev.switchback.kernels.cuda.CudaDevice;
 import dev.switchback.kernels.cuda.Cudart;
 import dev.switchback.kernels.engine.CudaEngine;
@@ -266,8 +267,8 @@ public final class GpuBench implements Callable<Integer> {
                         ra[r] = tokensPerSecond(engineA, engineA::decode, batch);
                     }
                 }
-                double ma = median(ra);
-                double mb = median(rb);
+                double ma = Spread.median(ra);
+                double mb = Spread.median(rb);
                 out.printf(Locale.ROOT, "| %d | %s | %s | %.0f | %.0f | %.3f |%n", batch, rounds(ra), rounds(rb), ma, mb, mb / ma);
                 out.flush();
             }
@@ -277,12 +278,6 @@ public final class GpuBench implements Callable<Integer> {
     private String describe(CudaEngine.Options o) {
         return ab.equals("expert-gemm") ? "experts " + (o.expertGemm() ? "as batched cuBLAS matmuls" : "on the grouped kernel")
                 : o.kvFormat().flag() + " KV cache";
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        java.util.Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static String rounds(double[] v) {

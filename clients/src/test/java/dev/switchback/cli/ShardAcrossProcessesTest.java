@@ -18,6 +18,7 @@ import dev.switchback.kernels.engine.TensorSource;
 import dev.switchback.kernels.engine.WeightFormat;
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.server.cluster.ShardWorkerClient;
+import dev.switchback.server.onnx.Parity;
 import dev.switchback.store.ModelStore;
 import dev.switchback.store.OpenedModel;
 import dev.switchback.store.PublishedModel;
@@ -81,7 +82,7 @@ class ShardAcrossProcessesTest {
                     double diff = relativeDifference(expected[i], actual[i]);
                     assertTrue(diff <= TOLERANCE, "row " + i + ": " + diff);
                 }
-                int[] next1 = {argmax(expected[0]), argmax(expected[1])};
+                int[] next1 = {Parity.argmax(expected[0]), Parity.argmax(expected[1])};
                 int[] next2 = next1.clone();
                 List<CudaEngine.Sampling> greedy = List.of(CudaEngine.Sampling.GREEDY, CudaEngine.Sampling.GREEDY);
                 List<Integer> tokens1 = new ArrayList<>();
@@ -151,13 +152,5 @@ class ShardAcrossProcessesTest {
             den += a[i] * (double) a[i];
         }
         return Math.sqrt(num / Math.max(den, 1e-30));
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            best = v[i] > v[best] ? i : best;
-        }
-        return best;
     }
 }

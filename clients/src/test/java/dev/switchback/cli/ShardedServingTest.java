@@ -14,6 +14,7 @@ import dev.switchback.server.generation.GenerationException;
 import dev.switchback.server.generation.GenerationListener;
 import dev.switchback.server.generation.GenerationRequest;
 import dev.switchback.server.models.EngineGenerationService;
+import dev.switchback.server.onnx.Parity;
 import dev.switchback.server.models.PlacementOption;
 import dev.switchback.server.models.ServerOptions;
 import dev.switchback.store.ModelStore;
@@ -61,7 +62,7 @@ class ShardedServingTest {
                 try (Sequence s = one.newSequence()) {
                     float[] logits = one.prefill(s, tokenizer.encode(p));
                     for (int i = 0; i < MAX_TOKENS; i++) {
-                        int next = argmax(logits);
+                        int next = Parity.argmax(logits);
                         ids.add(next);
                         if (next == tokenizer.endOfTextId()) {
                             break;
@@ -118,13 +119,5 @@ class ShardedServingTest {
                 assertEquals(expected.get(i), results.get(i).get(60, TimeUnit.SECONDS), prompts.get(i));
             }
         }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            best = v[i] > v[best] ? i : best;
-        }
-        return best;
     }
 }

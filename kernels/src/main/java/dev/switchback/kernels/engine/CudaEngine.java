@@ -768,7 +768,7 @@ public final class CudaEngine implements StepEngine {
         float scale = (float) (1 / Math.sqrt(config.headSize()));
         int all = shard == null ? n : allTokens;
         int expertTile = tile((all * k + experts - 1) / experts);
-        int capacity = learned ? RoutePlan.capacity(all, k, experts, capacityFactor) : Integer.MAX_VALUE;
+        int capacity = capacity(all);
         if (n > 0) {
             dev.embed(embedding, ids, n, d, x);
         }
@@ -858,6 +858,11 @@ public final class CudaEngine implements StepEngine {
                 learned ? gate : 0, CudaDevice.ACCUMULATE);
     }
 
+    /** Assignments an expert keeps of a call of {@code tokens} tokens: the learned router's capacity, else no bound. */
+    private int capacity(int tokens) {
+        return learned ? RoutePlan.capacity(tokens, k, experts, capacityFactor) : Integer.MAX_VALUE;
+    }
+
     /** Whether a sparse block over n tokens runs its experts as batched cuBLAS matmuls (else the grouped kernel). */
     private boolean batchedExperts(int n, int entries, int capacity) {
         return expertPointers != 0 && n >= options.gemmMinTokens() && (long) entries * capacity <= expertRows;
@@ -865,8 +870,7 @@ public final class CudaEngine implements StepEngine {
 
     /** Whether a call of n tokens on this (unsharded) engine runs its experts as batched cuBLAS matmuls. */
     boolean batchedExperts(int n) {
-        int capacity = learned ? RoutePlan.capacity(n, k, experts, capacityFactor) : Integer.MAX_VALUE;
-        return shard == null && n > 0 && batchedExperts(n, Math.min(experts, n * k), capacity);
+        return shard == null && n > 0 && batchedExperts(n, Math.min(experts, n * k), capacity(n));
     }
 
     /** Tokens routed to ([layer][expert]) since load, read from the device. */
