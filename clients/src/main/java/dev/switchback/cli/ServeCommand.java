@@ -186,20 +186,11 @@ final class ServeCommand implements Callable<Integer> {
             if (!device.equals("cuda")) {
                 throw new IllegalArgumentException("--shard-worker holds a GPU rank of a sharded model: give --device cuda");
             }
-            int at = w.lastIndexOf('@');
-            HostPort target;
-            int gpu;
             try {
-                target = HostPort.parse("--shard-worker", w.substring(0, at), 1);
-                gpu = Integer.parseInt(w.substring(at + 1));
-            } catch (IllegalArgumentException | StringIndexOutOfBoundsException e) {
-                gpu = -1;
-                target = null;
-            }
-            if (target == null || gpu < 0) {
+                workers.add(ServerOptions.ShardWorkerAddress.parse(w));
+            } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("--shard-worker must be HOST:PORT@GPU, got '" + w + "'");
             }
-            workers.add(new ServerOptions.ShardWorkerAddress(target.host() + ":" + target.port(), gpu));
         }
         if (placement != null && !(device.equals("cuda") && (gpus.contains(",") || !workers.isEmpty()))) {
             throw new IllegalArgumentException("--expert-placement places experts over several GPUs: give --device cuda"

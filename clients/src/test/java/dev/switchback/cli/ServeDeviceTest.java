@@ -56,7 +56,7 @@ class ServeDeviceTest {
         assertEquals(2, workerOnCpu.exitCode());
         assertEquals("error: --shard-worker holds a GPU rank of a sharded model: give --device cuda", workerOnCpu.err().strip());
         for (String bad : List.of("127.0.0.1:9300", "127.0.0.1@1", "127.0.0.1:9300@x", "127.0.0.1:9300@-1", ":9300@1",
-                "127.0.0.1:70000@1")) {
+                "127.0.0.1:70000@1", "127.0.0.1:0@1")) {
             CliRun worker = CliRun.of("serve", "--store", dir.toString(), "--device", "cuda", "--shard-worker", bad, "--port", "0");
             assertEquals(2, worker.exitCode(), bad);
             assertEquals("error: --shard-worker must be HOST:PORT@GPU, got '" + bad + "'", worker.err().strip());

@@ -241,10 +241,14 @@ public record ServerOptions(
      */
     public record ShardWorkerAddress(String target, int gpu) {
         public ShardWorkerAddress {
-            if (target == null || !target.matches("[^\\s:@]+:\\d{1,5}")
-                    || Integer.parseInt(target.substring(target.lastIndexOf(':') + 1)) > 65535 || gpu < 0) {
+            if (target == null || !target.matches("[^\\s:@]+:\\d{1,5}") || !validPort(target) || gpu < 0) {
                 throw new IllegalArgumentException("a shard worker is HOST:PORT@GPU, got '" + target + "@" + gpu + "'");
             }
+        }
+
+        private static boolean validPort(String target) {
+            int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
+            return port >= 1 && port <= 65535;
         }
 
         /** {@code HOST:PORT@GPU}. */

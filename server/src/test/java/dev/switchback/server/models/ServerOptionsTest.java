@@ -64,7 +64,7 @@ class ServerOptionsTest {
         assertFalse(ServerOptions.defaults().withDevice("cuda:0").sharded());
         assertTrue(ServerOptions.defaults().withDevice("cuda:0,1").sharded());
         refused("shardWorkers", () -> ServerOptions.defaults().withShardWorkers(worker));
-        for (String bad : List.of("host:9300", "host@1", "host:9300@-1", "host:99999@0", "ho st:1@0")) {
+        for (String bad : List.of("host:9300", "host@1", "host:9300@-1", "host:99999@0", "host:0@1", "ho st:1@0")) {
             assertThrows(IllegalArgumentException.class, () -> ServerOptions.ShardWorkerAddress.parse(bad), bad);
         }
         assertEquals("expert placement load plans from the token counts of a calibration text: give one (serve --placement-text FILE)",
