@@ -459,6 +459,63 @@ public final class CudaEngine implements StepEngine {
     }
 
     /**
+     * {@link StepEngine#forward(List, boolean[], int[])}: the greedy rows' tokens are picked on the device (the step
+     * replays the sampling graph of its batch size), and logits cross to the host only when some row needs them.
+     */
+    @Override
+    public float[][] forward(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        return launch(steps, greedy, tokens).await();
+    }
+
+    /** {@link #forward(List, boolean[], int[])} queued on the device's stream; await copies the results out. */
+    @Override
+    public Launched launch(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        int rows = steps.size();
+        if (greedy.length != rows || tokens.length < rows) {
+            throw new IllegalArgumentException(rows + " steps but " + greedy.length + " greedy marks and room for " + tokens.length
+                    + " tokens");
+        }
+        if (rows == 0) {
+            return () -> new float[0][];
+        }
+        refuseShard();
+        int picked = 0;
+        for (boolean g : greedy) {
+            picked += g ? 1 : 0;
+        }
+        boolean pick = picked > 0;
+        boolean bringLogits = picked < rows;
+        run(prepare(steps, pick ? java.util.Collections.nCopies(rows, Sampling.GREEDY) : null), rows, pick);
+        if (pick) {
+            dev.runtime().memcpyAsync(hostSampled.address(), sampled, 4L * rows, Cudart.D2H, dev.stream());
+        }
+        if (bringLogits) {
+            dev.runtime().memcpyAsync(hostLogits.address(), logits, 4L * rows * vocab, Cudart.D2H, dev.stream());
+        }
+        return new Launched() {
+            @Override
+            public float[][] await() {
+                finishStep(steps);
+                float[][] out = new float[rows][];
+                for (int i = 0; i < rows; i++) {
+                    if (greedy[i]) {
+                        tokens[i] = hostSampled.getAtIndex(JAVA_INT, i);
+                    } else {
+                        out[i] = new float[vocab];
+                        MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * i * vocab, out[i], 0, vocab);
+                    }
+                }
+                return out;
+            }
+
+            @Override
+            public boolean running() {
+                return true;
+            }
+        };
+    }
+
+    /**
      * Brings the step's logits back with its counters, waits for the step, and returns one row per step;
      * {@code commit}: the steps to record in this engine's own sequences (null for a rank of a group).
      */

@@ -311,6 +311,26 @@ public final class ShardedCudaEngine implements StepEngine {
         return out;
     }
 
+    /**
+     * {@link StepEngine#forward(List, boolean[], int[])}: when every row is greedy, the tokens are picked on the GPUs
+     * that hold the sequences ({@link #decode}); otherwise every row's logits come back.
+     */
+    @Override
+    public float[][] forward(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        if (greedy.length != steps.size() || tokens.length < steps.size()) {
+            throw new IllegalArgumentException(steps.size() + " steps but " + greedy.length + " greedy marks and room for "
+                    + tokens.length + " tokens");
+        }
+        for (boolean g : greedy) {
+            if (!g) {
+                return forward(steps);
+            }
+        }
+        int[] picked = decode(steps, java.util.Collections.nCopies(steps.size(), CudaEngine.Sampling.GREEDY));
+        System.arraycopy(picked, 0, tokens, 0, picked.length);
+        return new float[steps.size()][];
+    }
+
     /** {@link CudaEngine#decode}: each step's next token, sampled on the GPU that holds its sequence. */
     public int[] decode(List<Engine.Step> steps, List<CudaEngine.Sampling> sampling) {
         if (steps.isEmpty()) {

@@ -40,6 +40,40 @@ public interface StepEngine extends AutoCloseable {
      */
     float[][] forward(List<Engine.Step> steps);
 
+    /**
+     * {@link #forward}, except that the caller needs only the greedy next token (the first index of the largest logit)
+     * of each row marked in {@code greedy}. An engine that picks tokens where it computes them (a GPU) writes those
+     * rows' tokens into {@code tokens} and returns null for their logits, so they never cross to the host; rows not
+     * marked get their logits as from {@link #forward}. This default computes and returns every row's logits and
+     * writes no token: a caller checks each row for null.
+     */
+    default float[][] forward(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        return forward(steps);
+    }
+
+    /**
+     * A step started by {@link #launch}. Until {@link #await} returns, the caller makes no other call on the engine.
+     */
+    interface Launched {
+        /** Waits for the step; returns what {@link #forward(List, boolean[], int[])} would (call once). */
+        float[][] await();
+
+        /** Whether the step may still be computing elsewhere (on a GPU), so that work done before await overlaps it. */
+        default boolean running() {
+            return false;
+        }
+    }
+
+    /**
+     * Starts {@link #forward(List, boolean[], int[])}: an engine that computes elsewhere (a GPU) returns once the step
+     * is queued there; this default computes it here before returning. Errors of the call's inputs (context, KV
+     * blocks) are thrown here, the step's own from {@link Launched#await}.
+     */
+    default Launched launch(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        float[][] out = forward(steps, greedy, tokens);
+        return () -> out;
+    }
+
     /** Runs a whole prompt through a fresh sequence; returns the next-token logits. */
     default float[] prefill(Sequence sequence, int[] tokens) {
         return forward(List.of(new Engine.Step(sequence, tokens)))[0];

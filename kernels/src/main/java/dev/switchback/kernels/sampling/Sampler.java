@@ -49,6 +49,14 @@ public final class Sampler {
     }
 
     /**
+     * Whether this sampler's choice is the first index of the largest logit and nothing else (greedy, no repetition
+     * penalty, no log-probability wanted), so whoever holds the logits may pick the token for it.
+     */
+    public boolean onlyArgmax() {
+        return params.isGreedy() && params.repetitionPenalty() == 1 && !logprobs;
+    }
+
+    /**
      * Chooses a token from {@code logits[offset..offset+vocab)}, which it leaves unchanged. The caller adds the
      * chosen token to {@code history} before the next call.
      */

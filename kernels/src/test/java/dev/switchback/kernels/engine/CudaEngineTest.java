@@ -2,6 +2,7 @@ package dev.switchback.kernels.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -265,7 +266,7 @@ class CudaEngineTest {
                 long[][] routed = eager.routedTokens();
                 long[][] dropped = eager.droppedTokens();
                 for (int l = 0; l < config.layers(); l++) {
-                    for (int e = 0; config.architecture().isSparseLayer(l) && e < 4; e++) {
+                    for (int e = 0; config.architecture().isSparseLayer(l) && e < routed[l].length; e++) {
                         assertEquals(cpu.expertStats().routed(l, e), routed[l][e], a.kind() + " layer " + l + " expert " + e + " routed");
                         assertEquals(cpu.expertStats().dropped(l, e), dropped[l][e], a.kind() + " layer " + l + " expert " + e + " dropped");
                     }
@@ -338,6 +339,52 @@ class CudaEngineTest {
             }
             assertEquals(expected, got);
             assertTrue(routed[0] > 0, "the device's routed counters were read");
+        }
+    }
+
+    /**
+     * The scheduler's call: rows marked greedy come back as the device's argmax with no logits, the others with the
+     * logits forward gives, over a prefill of mixed lengths and then pure decode steps (the sampling graph).
+     */
+    @Test
+    void greedyRowsArePickedOnTheDeviceAndTheOthersGetTheirLogits() {
+        ModelConfig config = new ModelConfig(TestModels.VOCAB, 64, 2, 4, 128, 40, false, 10000, 1e-5, TestModels.switchUnbounded());
+        ModelWeights w = weights(config, 12);
+        try (CudaEngine plain = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true));
+                CudaEngine picking = new CudaEngine(w, device, new CudaEngine.Options(4, 0, 4, 64, true))) {
+            List<Sequence> ps = new ArrayList<>();
+            List<Sequence> qs = new ArrayList<>();
+            List<int[]> inputs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                ps.add(plain.newSequence());
+                qs.add(picking.newSequence());
+                inputs.add(TestModels.tokens(30 + i, 2 + i));
+            }
+            boolean[] greedy = {true, false, true, false};
+            for (int step = 0; step < 6; step++) {
+                List<Engine.Step> p = new ArrayList<>();
+                List<Engine.Step> q = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    p.add(new Engine.Step(ps.get(i), inputs.get(i)));
+                    q.add(new Engine.Step(qs.get(i), inputs.get(i)));
+                }
+                float[][] expected = plain.forward(p);
+                int[] tokens = new int[4];
+                float[][] got = picking.forward(q, greedy, tokens);
+                for (int i = 0; i < 4; i++) {
+                    int next = TestModels.argmax(expected[i]);
+                    if (greedy[i]) {
+                        assertNull(got[i], "step " + step + " row " + i + ": a picked row brings no logits");
+                        assertEquals(next, tokens[i], "step " + step + " row " + i);
+                    } else {
+                        assertArrayEquals(expected[i], got[i], "step " + step + " row " + i);
+                    }
+                    inputs.set(i, new int[] {next});
+                }
+                if (step == 3) {
+                    greedy = new boolean[] {true, true, true, true};
+                }
+            }
         }
     }
 

@@ -35,6 +35,7 @@ final class Generation implements GenerationService.Handle {
     Sequence sequence;
     boolean admittedBefore;
     boolean promptCached;
+    boolean listenerFailed; // a listener call threw: the request hears nothing more and ends at the next sweep
     long lastTokenNanos;
     private boolean ended;
 

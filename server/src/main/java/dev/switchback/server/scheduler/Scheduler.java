@@ -48,10 +48,16 @@ public final class Scheduler {
     private static final AtomicLong NEXT_ID = new AtomicLong();
     private static final Runnable WAKE = () -> {};
 
-    /** The model runner stage: one engine forward call (a seam for tests that need the engine to fail). */
+    /**
+     * The model runner stage: one engine step (a seam for tests that need the engine to fail), as
+     * {@link StepEngine#launch}: rows marked greedy may come back as a token instead of logits.
+     */
     interface ModelRunner {
-        float[][] forward(List<Engine.Step> steps);
+        StepEngine.Launched launch(List<Engine.Step> steps, boolean[] greedy, int[] tokens);
     }
+
+    /** A listener call waiting for {@link #deliver()}; {@code ending}: the generation has ended (no drop on failure). */
+    private record Delivery(Generation generation, Consumer<GenerationListener> call, boolean ending) {}
 
     /**
      * The scheduler's state after its latest iteration, for health checks and tests.
@@ -76,6 +82,8 @@ public final class Scheduler {
     private final int vocab;
     private final int contextLength;
     private final int endOfText;
+    // Whether the engine's greedy token is one the tokenizer can decode (a padded embedding table is wider).
+    private final boolean enginePicks;
 
     private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
     // Submitted and not admitted (preempted ones included): what maxWaiting bounds.
@@ -90,6 +98,9 @@ public final class Scheduler {
     // Scheduler thread only.
     private final Deque<Generation> waiting = new ArrayDeque<>();
     private final List<Generation> running = new ArrayList<>(); // in admission order
+    // Listener calls in the order they happened, made by deliver(): while a launched step computes on a GPU when it
+    // can, so that waking the clients' event loops does not lengthen the step.
+    private final ArrayDeque<Delivery> deliveries = new ArrayDeque<>();
     private boolean draining;
     private GenerationException abort;
     private long preemptions;
@@ -97,7 +108,7 @@ public final class Scheduler {
 
     /** A scheduler over {@code engine}, which it closes when its thread ends. */
     public Scheduler(String model, StepEngine engine, BpeTokenizer tokenizer, SchedulerOptions options, ModelMetrics metrics) {
-        this(model, engine, engine::forward, tokenizer, options, metrics);
+        this(model, engine, engine::launch, tokenizer, options, metrics);
     }
 
     Scheduler(String model, StepEngine engine, ModelRunner runner, BpeTokenizer tokenizer, SchedulerOptions options,
@@ -114,6 +125,7 @@ public final class Scheduler {
         this.vocab = Math.min(engine.config().vocabSize(), tokenizer.vocabSize());
         this.contextLength = engine.config().contextLength();
         this.endOfText = tokenizer.specialTokenId(BpeTokenizer.END_OF_TEXT).orElse(-1);
+        this.enginePicks = engine.config().vocabSize() == vocab;
         this.thread = Thread.ofPlatform().name("scheduler-" + model).daemon().unstarted(this::loop);
         metrics.baseline(engine.expertStats());
         publish();
@@ -246,6 +258,7 @@ public final class Scheduler {
             }
             runCommands(); // requests accepted before the stop must still hear how they ended
             failAll(new GenerationException(GenerationException.Kind.UNAVAILABLE, "model '" + model + "' stopped", null));
+            deliver();
             prefixCache.clear();
             publish();
             closeEngine();
@@ -269,6 +282,7 @@ public final class Scheduler {
             if (draining) {
                 return false;
             }
+            deliver();
             publish();
             inbox.take().run();
             runCommands();
@@ -291,16 +305,30 @@ public final class Scheduler {
         admit();
         List<Scheduled> batch = plan();
         if (batch.isEmpty()) {
+            deliver();
             publish();
             return;
         }
         List<Engine.Step> stepList = new ArrayList<>(batch.size());
-        for (Scheduled s : batch) {
-            stepList.add(new Engine.Step(s.generation().sequence, s.generation().next(s.tokens())));
+        // Rows whose logits nobody reads (a prompt chunk short of its end) or whose sampler only takes the argmax may
+        // get their token from the engine instead: on a GPU their logits then stay on the device.
+        boolean[] greedy = new boolean[batch.size()];
+        int[] picked = new int[batch.size()];
+        for (int i = 0; i < batch.size(); i++) {
+            Scheduled s = batch.get(i);
+            Generation g = s.generation();
+            greedy[i] = enginePicks && (s.tokens() < g.pending() || g.sampler.onlyArgmax());
+            stepList.add(new Engine.Step(g.sequence, g.next(s.tokens())));
         }
         float[][] logits;
+        boolean overlapped;
         try {
-            logits = runner.forward(stepList);
+            StepEngine.Launched launched = runner.launch(stepList, greedy, picked);
+            overlapped = launched.running();
+            if (overlapped) {
+                deliver(); // the previous step's tokens go out while this one computes
+            }
+            logits = launched.await();
         } catch (KvCacheFullException e) {
             engine.pause();
             // plan() counts blocks as the engine does, so this is not expected; make room the slow way.
@@ -310,6 +338,7 @@ public final class Scheduler {
             } else {
                 fail(newest, GenerationException.Kind.INTERNAL, "the KV cache cannot hold this request", "error");
             }
+            deliver();
             publish();
             return;
         } catch (RuntimeException e) {
@@ -318,6 +347,7 @@ public final class Scheduler {
             for (Scheduled s : batch) {
                 fail(s.generation(), GenerationException.Kind.INTERNAL, "the engine failed on this request's batch", "error");
             }
+            deliver();
             publish();
             return;
         }
@@ -329,13 +359,16 @@ public final class Scheduler {
         for (int i = 0; i < batch.size(); i++) {
             Generation g = batch.get(i).generation();
             if (g.sequence != null && g.pending() == 0) {
-                sample(g, logits[i], now);
+                sample(g, logits[i], picked[i], now);
             }
+        }
+        if (!overlapped) {
+            deliver();
         }
         publish();
     }
 
-    /** Ends cancelled requests silently and expired ones with DEADLINE_EXCEEDED. */
+    /** Ends cancelled requests silently, those whose listener failed, and expired ones with DEADLINE_EXCEEDED. */
     private void sweep(long now) {
         for (Generation g : new ArrayList<>(running)) {
             sweep(g, now);
@@ -348,6 +381,8 @@ public final class Scheduler {
     private void sweep(Generation g, long now) {
         if (g.cancelled()) {
             drop(g, "cancelled");
+        } else if (g.listenerFailed) {
+            drop(g, "error");
         } else if (g.timeoutNanos > 0 && now - g.submittedNanos > g.timeoutNanos) {
             fail(g, GenerationException.Kind.DEADLINE_EXCEEDED, "request " + g.id + " passed its deadline after "
                     + g.generated() + " tokens", "deadline_exceeded");
@@ -427,15 +462,26 @@ public final class Scheduler {
         metrics.preempted();
     }
 
-    /** Samples the token after a generation's last one, streams it, and ends the generation if it is done. */
-    private void sample(Generation g, float[] logits, long now) {
+    /**
+     * Samples the token after a generation's last one (the engine's own pick when {@code logits} is null), streams it,
+     * and ends the generation if it is done.
+     */
+    private void sample(Generation g, float[] logits, int picked, long now) {
         if (!g.promptCached) {
             prefixCache.insert(g.tokens(), g.promptLength, g.sequence.cache().blocks());
             g.promptCached = true;
         }
         Sample sample;
         try {
-            sample = g.sampler.next(logits, 0, vocab, g.history);
+            if (logits != null) {
+                sample = g.sampler.next(logits, 0, vocab, g.history);
+            } else if (picked >= 0 && picked < vocab) {
+                sample = new Sample(picked, Float.NaN);
+            } else {
+                // The device's argmax finds no largest logit only when every logit is NaN.
+                throw new IllegalArgumentException("the engine picked token " + picked + " of a vocab of " + vocab
+                        + " (NaN logits)");
+            }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "sampling failed for " + g.id + " of model '" + model + "'", e);
             fail(g, GenerationException.Kind.INTERNAL, "sampling failed: " + e.getMessage(), "error");
@@ -448,9 +494,11 @@ public final class Scheduler {
         boolean endOfTextToken = sample.token() == endOfText;
         String text = endOfTextToken ? "" : g.text.accept(sample.token());
         TokenPiece piece = new TokenPiece(sample.token(), text, sample.logprob());
-        if (!deliver(g, l -> l.onToken(piece))) {
+        if (g.cancelled()) {
+            drop(g, "cancelled");
             return;
         }
+        deliveries.add(new Delivery(g, l -> l.onToken(piece), false));
         if (endOfTextToken || g.text.stopped()) {
             complete(g, FinishReason.STOP);
         } else if (g.generated() >= g.maxTokens || g.length() >= contextLength) {
@@ -458,19 +506,24 @@ public final class Scheduler {
         }
     }
 
-    /** Calls the listener unless the request was cancelled; a listener that throws loses its request, nothing else. */
-    private boolean deliver(Generation g, Consumer<GenerationListener> call) {
-        if (g.cancelled()) {
-            drop(g, "cancelled");
-            return false;
-        }
-        try {
-            call.accept(g.listener);
-            return true;
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "listener of " + g.id + " failed; dropping the request", e);
-            drop(g, "error");
-            return false;
+    /**
+     * Makes the listener calls queued so far, in order, skipping those of cancelled requests. A listener that throws
+     * loses its request, nothing else: it hears nothing more, and a running request is ended by the next sweep (not
+     * here, where a launched step may still be computing with its KV blocks).
+     */
+    private void deliver() {
+        for (Delivery d; (d = deliveries.poll()) != null; ) {
+            Generation g = d.generation();
+            if (g.cancelled() || g.listenerFailed) {
+                continue;
+            }
+            try {
+                d.call().accept(g.listener);
+            } catch (RuntimeException e) {
+                g.listenerFailed = true;
+                LOG.log(System.Logger.Level.WARNING, "listener of " + g.id + (d.ending() ? " failed at the end of its request"
+                        : " failed; dropping the request"), e);
+            }
         }
     }
 
@@ -519,15 +572,9 @@ public final class Scheduler {
         }
     }
 
+    /** Queues a call to an ended generation's listener. */
     private void notify(Generation g, Consumer<GenerationListener> call) {
-        if (g.cancelled()) {
-            return;
-        }
-        try {
-            call.accept(g.listener);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "listener of " + g.id + " failed at the end of its request", e);
-        }
+        deliveries.add(new Delivery(g, call, true));
     }
 
     private void publish() {
