@@ -308,11 +308,11 @@ final class ServerBench implements Callable<Integer> {
                 out.write(bytes);
                 out.flush();
                 InputStream in = socket.getInputStream();
-                ByteArrayOutputStream all = new ByteArrayOutputStream(16384);
+                Response all = new Response();
                 byte[] buf = new byte[65536];
                 for (int n; (n = in.read(buf)) > 0; ) {
                     all.write(buf, 0, n);
-                    if (endsStream(all)) {
+                    if (all.endsStream()) {
                         break;
                     }
                 }
@@ -333,18 +333,24 @@ final class ServerBench implements Callable<Integer> {
             }
         }
 
-        private static boolean endsStream(ByteArrayOutputStream all) {
-            byte[] b = all.toByteArray();
-            outer:
-            for (int i = Math.max(0, b.length - 64); i <= b.length - DONE.length; i++) {
-                for (int j = 0; j < DONE.length; j++) {
-                    if (b[i + j] != DONE[j]) {
-                        continue outer;
-                    }
-                }
-                return true;
+        /** The response so far; the end of the stream is looked for in its last bytes, where it would be. */
+        private static final class Response extends ByteArrayOutputStream {
+            Response() {
+                super(16384);
             }
-            return false;
+
+            boolean endsStream() {
+                outer:
+                for (int i = Math.max(0, count - 64); i <= count - DONE.length; i++) {
+                    for (int j = 0; j < DONE.length; j++) {
+                        if (buf[i + j] != DONE[j]) {
+                            continue outer;
+                        }
+                    }
+                    return true;
+                }
+                return false;
+            }
         }
 
         private static String quote(String s) {
