@@ -25,7 +25,12 @@ for what in "$@"; do
         $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.NcclGroupTest --select-class dev.switchback.cli.ShardAcrossProcessesTest) \
         --select-class dev.switchback.kernels.engine.ShardedCudaEngineTest --select-class dev.switchback.cli.ShardedServingTest \
         $([[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && echo --select-class dev.switchback.cli.ServeCudaIntegrationTest) --details=tree \
-        --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60 ;;
+        --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -60
+      # A killed shard worker leaves its group's memory on GPU 0 held until the process ends: a JVM of its own, last.
+      [[ -f .gpu/lib/grpc-netty-shaded-1.76.0.jar ]] && timeout 300 $JAVA $FLAGS -Dswitchback.child.classpath="$CP" \
+        -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar:.gpu/clients-tests.jar" \
+        --include-tag gpu --select-class dev.switchback.cli.DeadShardWorkerTest --details=tree --disable-banner 2>&1 \
+        | tee "$OUT/tests-dead-worker.txt" | tail -20 ;;
     sanitize)
       timeout 300 compute-sanitizer --tool memcheck --leak-check no --print-limit 20 $JAVA $FLAGS \
         -jar .gpu/junit-platform-console-standalone-1.12.2.jar execute -cp "$CP.gpu/kernels-tests.jar" \

@@ -131,14 +131,14 @@ class ShardAcrossProcessesTest {
     }
 
     /** The tiny servable model in {@code store}, where two GPUs and NCCL are found (else the test is skipped). */
-    private static PublishedModel publishTiny(Path store) throws Exception {
+    static PublishedModel publishTiny(Path store) throws Exception {
         assumeTrue(Cudart.unavailableReason() == null, "no CUDA");
         assumeTrue(Nccl.findLibrary() != null, "no NCCL");
         assumeTrue(Cudart.get().deviceCount() >= 2, "one GPU here");
         return TinyModels.publishServable(new ModelStore(store), "tiny", 9);
     }
 
-    private static ModelWeights weights(Path store, PublishedModel model) throws Exception {
+    static ModelWeights weights(Path store, PublishedModel model) throws Exception {
         try (OpenedModel opened = new ModelStore(store).open(model.dir())) {
             return ModelWeights.load(opened.config(), TensorSource.of(opened), WeightFormat.BF16);
         }

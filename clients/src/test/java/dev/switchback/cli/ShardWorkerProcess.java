@@ -51,6 +51,12 @@ final class ShardWorkerProcess implements AutoCloseable {
         return target;
     }
 
+    /** Kills the worker at once (as a crash would) and waits until it is gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
     @Override
     public void close() throws IOException, InterruptedException {
         process.destroy();

@@ -48,13 +48,14 @@ public final class Nccl implements AutoCloseable {
     public static final int UNIQUE_ID_BYTES = 128;
     private static final MemoryLayout UNIQUE_ID = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(UNIQUE_ID_BYTES, JAVA_BYTE));
 
-    private final MethodHandle send, recv, broadcast, reduce, allGather, reduceScatter, groupStart, groupEnd, commDestroy, errorString;
+    private final MethodHandle send, recv, broadcast, reduce, allGather, reduceScatter, groupStart, groupEnd, commDestroy, commAbort,
+            errorString;
     /** Per rank of the group, its CUDA device; −1 for a rank of another process. */
     private final int[] devices;
     /** Per rank, its communicator; 0 for a rank of another process. */
     private final long[] comms;
     private final int version;
-    private boolean closed;
+    private volatile boolean closed;
 
     /** Communicators for every one of {@code devices} in this process. */
     private Nccl(SymbolLookup lib, int[] devices) {
@@ -120,6 +121,7 @@ public final class Nccl implements AutoCloseable {
         groupStart = linker.downcallHandle(lib.findOrThrow("ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
         groupEnd = linker.downcallHandle(lib.findOrThrow("ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
         commDestroy = linker.downcallHandle(lib.findOrThrow("ncclCommDestroy"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        commAbort = linker.downcallHandle(lib.findOrThrow("ncclCommAbort"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
         this.devices = devices;
         this.comms = comms;
         try (Arena a = Arena.ofConfined()) {
@@ -399,20 +401,37 @@ public final class Nccl implements AutoCloseable {
         }
     }
 
+    /**
+     * Aborts this process's communicators ({@code ncclCommAbort}) for a group given up on: the exchanges still waiting
+     * for a rank that will never take part (one that failed, or whose process died) end, so the GPUs can run other
+     * work. With a dead peer process the call itself may not return (seen on two H200s): call it from a thread that
+     * can be left behind. Nothing may use the communicators afterwards, and {@link #close} then does nothing.
+     */
+    public void abort() {
+        end(commAbort, "ncclCommAbort");
+    }
+
     @Override
     public void close() {
-        if (closed) {
-            return;
+        end(commDestroy, "ncclCommDestroy");
+    }
+
+    /** Ends every communicator of this process with {@code call} (destroy or abort), once for close and abort together. */
+    private void end(MethodHandle call, String name) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        closed = true;
         try {
             for (long comm : comms) {
                 if (comm != 0) {
-                    check("ncclCommDestroy", (int) commDestroy.invokeExact(comm));
+                    check(name, (int) call.invokeExact(comm));
                 }
             }
         } catch (Throwable t) {
-            throw CudaException.rethrow(t, "ncclCommDestroy failed");
+            throw CudaException.rethrow(t, name + " failed");
         }
     }
 }

@@ -16,16 +16,25 @@ import java.util.function.IntFunction;
  * Calls on the ranks of a sharded group, each on its own thread. The ranks of one call meet in NCCL's exchanges, so
  * when one rank fails the others may wait for it forever: they get {@code strandedNanos} to finish after the first
  * failure, then the failure is thrown and the group is marked broken (every later call is refused, naming why) rather
- * than the caller hanging. A failure that leaves no rank waiting breaks nothing.
+ * than the caller hanging. A failure that leaves no rank waiting breaks nothing. When the group breaks, {@code abort}
+ * starts on a thread of its own (the group's NCCL communicators aborted, so the stranded ranks' exchanges end and
+ * their GPUs can run other work; the abort itself may never return).
  */
 final class RankCalls {
+    private static final System.Logger LOG = System.getLogger(RankCalls.class.getName());
     private final ExecutorService[] threads;
     private final long strandedNanos;
+    private final Runnable abort;
     private volatile String broken;
 
     RankCalls(ExecutorService[] threads, long strandedNanos) {
+        this(threads, strandedNanos, null);
+    }
+
+    RankCalls(ExecutorService[] threads, long strandedNanos, Runnable abort) {
         this.threads = threads;
         this.strandedNanos = strandedNanos;
+        this.abort = abort;
     }
 
     /** Why the group cannot run any more, or null. */
@@ -64,7 +73,17 @@ final class RankCalls {
                             waiting.add(q);
                         }
                     }
-                    broken = "rank " + failed + " failed (" + failure.getMessage() + ") and rank(s) " + waiting + " were left waiting for it";
+                    broken = "rank " + failed + " failed (" + failure.getMessage() + ") and rank(s) " + waiting + " were left waiting for it"
+                            + (abort != null ? "; the group's exchanges were aborted" : "");
+                    if (abort != null) {
+                        Thread.ofPlatform().daemon().name("abort-exchanges").start(() -> {
+                            try {
+                                abort.run();
+                            } catch (RuntimeException e) {
+                                LOG.log(System.Logger.Level.WARNING, "aborting a broken group's exchanges failed", e);
+                            }
+                        });
+                    }
                     break;
                 }
                 done[r] = true;

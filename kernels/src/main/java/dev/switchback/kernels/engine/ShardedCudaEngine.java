@@ -41,9 +41,11 @@ import java.util.function.IntFunction;
  * the blocks of its own sequences.
  *
  * <p>Bad calls are refused before any rank starts (the shared bookkeeping checks them once). A device error inside one
- * rank's step leaves the other ranks' exchanges without a partner: they get {@link #STRANDED_SECONDS} to finish, then
- * the error is thrown and the group refuses every later call ({@link RankCalls}) instead of hanging its caller; the
- * stranded ranks' GPUs stay held until the process ends (NCCL's abort would be the way to free them).
+ * rank's step leaves the other ranks' exchanges without a partner: they get 30 seconds to finish (`-Dswitchback.cuda.strandedSeconds`), then
+ * the error is thrown and the group refuses every later call ({@link RankCalls}) instead of hanging its caller, and
+ * this process's communicators are aborted ({@code ncclCommAbort}), which ends the stranded ranks' exchanges so their
+ * GPUs can run other work. Their memory stays held until the process ends: with the peer process dead the abort
+ * itself does not return (seen on two H200s), so nothing the group holds can be freed safely.
  */
 public final class ShardedCudaEngine implements StepEngine {
     /** Per rank: its device and engine when it runs in this process, else null (see {@link #remote}). */
@@ -60,8 +62,8 @@ public final class ShardedCudaEngine implements StepEngine {
     private final RankAssignment assignment;
     /** Calls on the ranks' threads; broken when a failed rank left others waiting in an exchange. */
     private final RankCalls calls;
-    /** How long the other ranks get to finish a call after one rank failed. */
-    static final long STRANDED_SECONDS = 30;
+    /** How long the other ranks get to finish a call after one rank failed ({@code -Dswitchback.cuda.strandedSeconds}). */
+    private final long strandedSeconds = Long.getLong("switchback.cuda.strandedSeconds", 30);
     private boolean closed;
 
     private ShardedCudaEngine(CudaDevice[] devices, CudaEngine[] ranks, RemoteRank[] remote, ExecutorService[] threads,
@@ -73,7 +75,7 @@ public final class ShardedCudaEngine implements StepEngine {
         this.comms = comms;
         this.placement = placement;
         this.assignment = new RankAssignment(ranks.length);
-        this.calls = new RankCalls(threads, TimeUnit.SECONDS.toNanos(STRANDED_SECONDS));
+        this.calls = new RankCalls(threads, TimeUnit.SECONDS.toNanos(strandedSeconds), this::abortExchanges);
     }
 
     /**
@@ -416,6 +418,16 @@ public final class ShardedCudaEngine implements StepEngine {
         return ranks[0].activeWeightBytesPerToken();
     }
 
+    /** This process's communicators aborted: what a broken group does so that its stranded ranks' kernels end. */
+    private void abortExchanges() {
+        java.util.Set<Nccl> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Nccl c : comms) {
+            if (c != null && distinct.add(c)) {
+                c.abort();
+            }
+        }
+    }
+
     @Override
     public void close() {
         if (closed) {
@@ -469,14 +481,14 @@ public final class ShardedCudaEngine implements StepEngine {
         }
         for (Future<?> f : remoteCloses) {
             try {
-                f.get(STRANDED_SECONDS, TimeUnit.SECONDS);
+                f.get(strandedSeconds, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (ExecutionException e) {
                 failure = failure != null ? failure : unwrap(e);
             } catch (TimeoutException e) {
                 failure = failure != null ? failure : new IllegalStateException("a remote rank did not close within "
-                        + STRANDED_SECONDS + " s");
+                        + strandedSeconds + " s");
             }
         }
         for (ExecutorService t : threads) {

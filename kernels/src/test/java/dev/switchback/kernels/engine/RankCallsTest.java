@@ -74,6 +74,27 @@ class RankCallsTest {
         assertThrows(IllegalStateException.class, () -> calls.one(2, () -> 2));
     }
 
+    /** The abort (here: opening the latch the stranded rank waits on) starts when the group breaks. */
+    @Test
+    @Timeout(30)
+    void aBrokenGroupAbortsItsExchanges() throws Exception {
+        CountDownLatch exchange = new CountDownLatch(1);
+        RankCalls calls = new RankCalls(threads, TimeUnit.MILLISECONDS.toNanos(200), exchange::countDown);
+        assertThrows(IllegalStateException.class, () -> calls.all(r -> {
+            if (r == 1) {
+                throw new IllegalStateException("rank 1's worker died");
+            }
+            if (r == 0) {
+                await(exchange);
+            }
+            return r;
+        }));
+        assertTrue(exchange.await(10, TimeUnit.SECONDS), "the abort ran");
+        assertEquals("rank 1 failed (rank 1's worker died) and rank(s) [0] were left waiting for it; the group's exchanges"
+                + " were aborted", calls.broken());
+        assertEquals(0, threads[0].submit(() -> 0).get(10, TimeUnit.SECONDS), "the stranded rank's thread came back");
+    }
+
     @Test
     void aFailureThatStrandsNobodyBreaksNothing() {
         RankCalls calls = new RankCalls(threads, TimeUnit.SECONDS.toNanos(5));
