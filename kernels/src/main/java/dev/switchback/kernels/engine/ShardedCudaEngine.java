@@ -108,9 +108,7 @@ public final class ShardedCudaEngine implements StepEngine {
             placement = checkedGroup(w.config(), gpus, remotes.size(), byLayer);
             // Every remote rank reads the model and opens its GPU first: once any rank joins the NCCL group, a rank
             // that fails leaves the others waiting in the join.
-            for (RemoteRank r : remotes) {
-                r.load();
-            }
+            loadAll(remotes);
         } catch (RuntimeException e) {
             for (RemoteRank r : remotes) {
                 try {
@@ -177,6 +175,34 @@ public final class ShardedCudaEngine implements StepEngine {
             throw e;
         }
         return engine;
+    }
+
+    /**
+     * Every remote rank loads at once, each reading the model on its own host. The first failure is thrown as soon as
+     * it comes, without waiting for the others (the caller then closes every rank, which ends their loads).
+     */
+    private static void loadAll(List<RemoteRank> remotes) {
+        if (remotes.size() <= 1) {
+            remotes.forEach(RemoteRank::load);
+            return;
+        }
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        try {
+            java.util.concurrent.CompletionService<Void> loads = new java.util.concurrent.ExecutorCompletionService<>(pool);
+            for (RemoteRank r : remotes) {
+                loads.submit(r::load, null);
+            }
+            for (int i = 0; i < remotes.size(); i++) {
+                loads.take().get();
+            }
+        } catch (ExecutionException e) {
+            throw unwrap(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the remote ranks loaded", e);
+        } finally {
+            pool.shutdown(); // not awaited: after a failure, the others' loads end when their ranks are closed
+        }
     }
 
     /** The group's placement, or why the group cannot be made (before any device or worker is touched). */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchback.kernels.placement.LayerPlacement;
 import dev.switchback.kernels.placement.Placements;
@@ -92,26 +93,73 @@ class ShardPlacementTest {
     @Test
     void aRemoteRankThatCannotLoadFailsTheGroupBeforeAnyoneJoins() {
         ModelWeights w = ModelWeights.load(SWITCH, TestModels.tensors(SWITCH, 5).source(), WeightFormat.BF16);
-        List<String> calls = new ArrayList<>();
+        List<String> calls = java.util.Collections.synchronizedList(new ArrayList<>());
         RemoteRank ready = new Recorded("ready", calls, null);
         RemoteRank missing = new Recorded("missing", calls, "the model folder /models/a is missing on host-b");
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> ShardedCudaEngine.open(w, new int[] {0}, List.of(ready, missing), CudaEngine.Options.defaults(), null));
         assertEquals("the model folder /models/a is missing on host-b", e.getMessage());
-        assertEquals(List.of("ready load", "missing load", "ready close", "missing close"), calls);
-        calls.clear();
+        // The ranks load at once (the failure need not wait for the other's load), then every one is closed in rank order.
+        assertEquals(java.util.Set.of("ready load", "missing load", "ready close", "missing close"), java.util.Set.copyOf(calls));
+        assertTrue(calls.indexOf("ready close") < calls.indexOf("missing close"), calls.toString());
         // Five ranks for a block of four experts: refused before any remote rank loads.
-        List<RemoteRank> four = List.of(ready, ready, ready, ready);
+        List<String> refused = new ArrayList<>();
+        RemoteRank idle = new Recorded("ready", refused, null);
+        List<RemoteRank> four = List.of(idle, idle, idle, idle);
         assertEquals("4 expert(s) per sparse block cannot be shared by 5 GPUs", assertThrows(IllegalArgumentException.class,
                 () -> ShardedCudaEngine.open(w, new int[] {0}, four, CudaEngine.Options.defaults(), null)).getMessage());
-        assertEquals(List.of("ready close", "ready close", "ready close", "ready close"), calls);
+        assertEquals(List.of("ready close", "ready close", "ready close", "ready close"), refused);
     }
 
-    /** A remote rank that records the calls it gets; {@code failure}: what its load throws (null: loads). */
-    private record Recorded(String name, List<String> calls, String failure) implements RemoteRank {
+    /**
+     * Remote ranks load at once (each reads the model on its own host), and the first failure fails the group without
+     * waiting for a slow rank's load, which its close then ends.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void remoteRanksLoadAtOnceAndTheFirstFailureDoesNotWaitForTheOthers() {
+        ModelWeights w = ModelWeights.load(SWITCH, TestModels.tensors(SWITCH, 5).source(), WeightFormat.BF16);
+        java.util.concurrent.CountDownLatch bothLoading = new java.util.concurrent.CountDownLatch(2);
+        java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+        List<String> calls = java.util.Collections.synchronizedList(new ArrayList<>());
+        // Rank 1 loads until it is closed; rank 2 fails once both are loading, which only happens if they load at once.
+        RemoteRank endless = new Recorded("endless", calls, null, bothLoading, closed);
+        RemoteRank failing = new Recorded("failing", calls, "host-c has no GPU 1", bothLoading, null);
+        long start = System.nanoTime();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ShardedCudaEngine.open(w, new int[] {0}, List.of(endless, failing), CudaEngine.Options.defaults(), null));
+        assertEquals("host-c has no GPU 1", e.getMessage());
+        assertTrue(System.nanoTime() - start < java.util.concurrent.TimeUnit.SECONDS.toNanos(10), "did not wait for the endless load");
+        assertTrue(calls.containsAll(List.of("endless close", "failing close")), calls.toString());
+    }
+
+    /**
+     * A remote rank that records the calls it gets; {@code failure}: what its load throws (null: loads). With
+     * {@code loading}, its load counts itself there and waits for the other ranks' (so they must load at once), and
+     * with {@code closed} it then waits until the rank is closed.
+     */
+    private record Recorded(String name, List<String> calls, String failure, java.util.concurrent.CountDownLatch loading,
+            java.util.concurrent.CountDownLatch closed) implements RemoteRank {
+        Recorded(String name, List<String> calls, String failure) {
+            this(name, calls, failure, null, null);
+        }
+
         @Override
         public void load() {
             calls.add(name + " load");
+            if (loading != null) {
+                loading.countDown();
+                try {
+                    if (!loading.await(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                        throw new IllegalStateException(name + ": the other ranks never started loading");
+                    }
+                    if (closed != null) {
+                        closed.await();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             if (failure != null) {
                 throw new IllegalStateException(failure);
             }
@@ -146,6 +194,9 @@ class ShardPlacementTest {
         @Override
         public void close() {
             calls.add(name + " close");
+            if (closed != null) {
+                closed.countDown();
+            }
         }
     }
 }
