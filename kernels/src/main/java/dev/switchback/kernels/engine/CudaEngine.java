@@ -470,11 +470,8 @@ public final class CudaEngine implements StepEngine {
     /** {@link #forward(List, boolean[], int[])} queued on the device's stream; await copies the results out. */
     @Override
     public Launched launch(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        StepEngine.checkPicks(steps, greedy, tokens);
         int rows = steps.size();
-        if (greedy.length != rows || tokens.length < rows) {
-            throw new IllegalArgumentException(rows + " steps but " + greedy.length + " greedy marks and room for " + tokens.length
-                    + " tokens");
-        }
         if (rows == 0) {
             return () -> new float[0][];
         }

@@ -345,10 +345,7 @@ public final class ShardedCudaEngine implements StepEngine {
      */
     @Override
     public float[][] forward(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
-        if (greedy.length != steps.size() || tokens.length < steps.size()) {
-            throw new IllegalArgumentException(steps.size() + " steps but " + greedy.length + " greedy marks and room for "
-                    + tokens.length + " tokens");
-        }
+        StepEngine.checkPicks(steps, greedy, tokens);
         for (boolean g : greedy) {
             if (!g) {
                 return forward(steps);
@@ -446,12 +443,21 @@ public final class ShardedCudaEngine implements StepEngine {
 
     /** This process's communicators aborted: what a broken group does so that its stranded ranks' kernels end. */
     private void abortExchanges() {
-        java.util.Set<Nccl> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Nccl c : distinctComms()) {
+            c.abort();
+        }
+    }
+
+    /** This process's communicators in rank order, each once (an in-process group's ranks share one). */
+    private List<Nccl> distinctComms() {
+        java.util.Set<Nccl> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        List<Nccl> out = new ArrayList<>();
         for (Nccl c : comms) {
-            if (c != null && distinct.add(c)) {
-                c.abort();
+            if (c != null && seen.add(c)) {
+                out.add(c);
             }
         }
+        return out;
     }
 
     @Override
@@ -495,14 +501,11 @@ public final class ShardedCudaEngine implements StepEngine {
                 }
             }
         }
-        java.util.Set<Nccl> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (Nccl c : comms) {
-            if (c != null && distinct.add(c)) {
-                try {
-                    c.close();
-                } catch (RuntimeException e) {
-                    failure = failure != null ? failure : e;
-                }
+        for (Nccl c : distinctComms()) {
+            try {
+                c.close();
+            } catch (RuntimeException e) {
+                failure = failure != null ? failure : e;
             }
         }
         for (Future<?> f : remoteCloses) {

@@ -51,6 +51,14 @@ public interface StepEngine extends AutoCloseable {
         return forward(steps);
     }
 
+    /** Refuses greedy marks that are not one per step, or a token array too short for the steps. */
+    static void checkPicks(List<Engine.Step> steps, boolean[] greedy, int[] tokens) {
+        if (greedy.length != steps.size() || tokens.length < steps.size()) {
+            throw new IllegalArgumentException(steps.size() + " steps but " + greedy.length + " greedy marks and room for "
+                    + tokens.length + " tokens");
+        }
+    }
+
     /**
      * A step started by {@link #launch}. Until {@link #await} returns, the caller makes no other call on the engine.
      */

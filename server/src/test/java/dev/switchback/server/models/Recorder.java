@@ -45,6 +45,19 @@ public class Recorder implements GenerationListener {
         done.complete(new Result(List.copyOf(tokens), text.toString(), null, error, 0));
     }
 
+    /** A recorder whose {@code onToken} throws once it has recorded {@code tokens} tokens (a client gone away). */
+    public static Recorder throwingAt(int tokens) {
+        return new Recorder() {
+            @Override
+            public void onToken(TokenPiece piece) {
+                super.onToken(piece);
+                if (tokenCount() == tokens) {
+                    throw new IllegalStateException("client went away");
+                }
+            }
+        };
+    }
+
     /** The result, waiting up to 30 s for it. */
     public Result await() {
         try {

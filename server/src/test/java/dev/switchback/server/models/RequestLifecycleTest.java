@@ -231,15 +231,7 @@ class RequestLifecycleTest {
 
     @Test
     void aThrowingListenerLosesOnlyItsOwnRequest() {
-        Recorder failing = new Recorder() {
-            @Override
-            public void onToken(TokenPiece piece) {
-                super.onToken(piece);
-                if (tokenCount() == 2) {
-                    throw new IllegalStateException("client went away");
-                }
-            }
-        };
+        Recorder failing = Recorder.throwingAt(2);
         List<Recorder> others = new ArrayList<>();
         submit(PROMPT, SamplingParams.greedy(30), failing);
         for (int i = 0; i < 4; i++) {

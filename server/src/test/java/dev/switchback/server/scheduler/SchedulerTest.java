@@ -259,15 +259,7 @@ class SchedulerTest {
                 super.onToken(piece);
             }
         };
-        Recorder failing = new Recorder() {
-            @Override
-            public void onToken(TokenPiece piece) {
-                super.onToken(piece);
-                if (tokenCount() == 3) {
-                    throw new IllegalStateException("client went away");
-                }
-            }
-        };
+        Recorder failing = Recorder.throwingAt(3);
         try {
             s.submit(new GenerationRequest("m", PROMPT, SamplingParams.greedy(12), false, null), watched, () -> {});
             Recorder.Result result = watched.await();
